@@ -1,0 +1,92 @@
+"""The root command group: global options, settings, and error handling.
+
+Subcommand modules are imported lazily, and they import their heavy
+libraries (httpx, rich, psycopg, docker) inside the commands, so
+`opsctl --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from opsctl import __version__
+from opsctl.errors import OpsctlError
+from opsctl.settings import Settings, load_settings
+
+# command name -> "module:attribute"
+SUBCOMMANDS = {
+    "audit": "opsctl.commands.audit:audit",
+    "config": "opsctl.commands.config:config",
+    "db": "opsctl.commands.db:db",
+    "down": "opsctl.commands.stack:down",
+    "init": "opsctl.commands.stack:init",
+    "keys": "opsctl.commands.keys:keys",
+    "logs": "opsctl.commands.stack:logs",
+    "restart": "opsctl.commands.stack:restart",
+    "smoke": "opsctl.commands.smoke:smoke",
+    "status": "opsctl.commands.stack:status",
+    "teams": "opsctl.commands.teams:teams",
+    "up": "opsctl.commands.stack:up",
+}
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+pass_settings = click.make_pass_decorator(Settings)
+
+
+class OpsctlGroup(click.Group):
+    """Loads subcommands on demand and turns OpsctlError into `Error: ...`."""
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(SUBCOMMANDS))
+
+    def get_command(self, ctx, name):
+        if name in SUBCOMMANDS:
+            module_name, attribute = SUBCOMMANDS[name].split(":")
+            return getattr(importlib.import_module(module_name), attribute)
+        return super().get_command(ctx, name)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except OpsctlError as error:
+            exception = click.ClickException(error.message)
+            exception.exit_code = int(error.exit_code)
+            raise exception from None
+
+
+@click.group(cls=OpsctlGroup, context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, "--version", prog_name="opsctl")
+@click.option(
+    "--env-file",
+    type=click.Path(dir_okay=False),
+    help="Read settings from this dotenv file instead of ./.env.",
+)
+@click.option("--proxy-url", help="LiteLLM proxy URL. [env: LITELLM_PROXY_URL; default http://127.0.0.1:4000]")
+@click.option("--master-key", help="LiteLLM master key. [env: LITELLM_MASTER_KEY]")
+@click.option("--database-url", help="LiteLLM's Postgres URL. [env: DATABASE_URL]")
+@click.option("--stack-dir", help="Directory of the compose stack. [env: OPSCTL_STACK_DIR; default .]")
+@click.option("--policy", "policy_file", help="Timeout/retry policy file. [env: OPSCTL_POLICY]")
+@click.pass_context
+def cli(ctx, env_file, **options):
+    """Run a hardened self-hosted LiteLLM gateway.
+
+    \b
+    Examples:
+      opsctl init stack && opsctl audit stack
+      opsctl db apply-overrides --dry-run
+      opsctl smoke --json
+    """
+    try:
+        settings = load_settings(options, env_file=env_file)
+    except OpsctlError as error:
+        raise click.UsageError(error.message) from None
+    for warning in settings.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    ctx.obj = settings
+
+
+def main() -> None:
+    cli(prog_name="opsctl")

@@ -1,0 +1,1 @@
+"""Click glue: one module per command group; the work lives in opsctl/*."""

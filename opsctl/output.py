@@ -1,0 +1,68 @@
+"""Output helpers: data on stdout, status on stderr, `--json` defined once.
+
+rich is imported only when something is actually rendered, so `--help`
+stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from typing import Any, Callable, Iterable, Sequence
+
+import click
+
+
+def json_option(func: Callable) -> Callable:
+    """Add `--json` (as the `as_json` parameter) to a reporting command."""
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout."
+    )(func)
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+@functools.cache
+def stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+@functools.cache
+def stdout_console():
+    from rich.console import Console
+
+    return Console(soft_wrap=False)
+
+
+def status(message: str) -> None:
+    """A status line for people, on stderr."""
+    click.echo(message, err=True)
+
+
+def warn(message: str) -> None:
+    click.echo(f"Warning: {message}", err=True)
+
+
+def print_table(
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    title: str | None = None,
+) -> None:
+    """A rich table on stdout; cells are rendered with str(), None as '-'."""
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("-" if cell is None else str(cell) for cell in row))
+    stdout_console().print(table)
+
+
+def is_interactive() -> bool:
+    return sys.stdin.isatty()

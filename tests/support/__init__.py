@@ -1,0 +1,1 @@
+"""Test helpers: real services started for the tests, and wire-level fakes."""
