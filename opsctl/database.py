@@ -1,0 +1,91 @@
+"""Connecting to LiteLLM's Postgres, with failures turned into one-line errors.
+
+libpq reports every connect failure as one OperationalError without an
+SQLSTATE, so the kind (unreachable, refused login, missing database) is read
+from the server's FATAL text. Messages name the database as user@host:port/db
+and never carry the password.
+"""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from typing import Iterator
+
+import psycopg
+
+from opsctl.errors import ExitCode, OpsctlError
+
+CONNECT_TIMEOUT_SECONDS = 5
+MODEL_TABLE = '"LiteLLM_ProxyModelTable"'
+
+# Server FATAL texts that mean "you may not log in" rather than "cannot reach".
+_AUTH_FAILURES = re.compile(
+    r"password authentication failed|authentication failed|role \".*\" does not exist"
+    r"|is not permitted to log in|no pg_hba\.conf entry|password is required|no password supplied"
+)
+_MISSING_DATABASE = re.compile(r"database \".*\" does not exist")
+
+
+def describe_url(database_url: str) -> str:
+    """user@host:port/dbname: enough to recognise the database, no password."""
+    try:
+        parts = psycopg.conninfo.conninfo_to_dict(database_url)
+    except psycopg.ProgrammingError:
+        return "<unparsable DATABASE_URL>"
+    user = parts.get("user") or "?"
+    host = parts.get("host") or "localhost"
+    port = parts.get("port") or "5432"
+    return f"{user}@{host}:{port}/{parts.get('dbname') or user}"
+
+
+def _password_of(database_url: str) -> str | None:
+    try:
+        return psycopg.conninfo.conninfo_to_dict(database_url).get("password") or None
+    except psycopg.ProgrammingError:
+        return None
+
+
+def _server_reason(error: psycopg.Error, password: str | None) -> str:
+    """The last 'failed: ...' reason of a libpq message, first line, password scrubbed."""
+    text = str(error).split("failed: ")[-1].splitlines()[0] if str(error) else type(error).__name__
+    text = text.replace("FATAL:  ", "").strip()
+    return text.replace(password, "****") if password else text
+
+
+def connect_error(error: psycopg.Error, database_url: str) -> OpsctlError:
+    """Map a connect failure to the documented exit codes."""
+    where = describe_url(database_url)
+    reason = _server_reason(error, _password_of(database_url))
+    if isinstance(error, psycopg.ProgrammingError):
+        return OpsctlError(f"DATABASE_URL is not a valid Postgres URL: {reason}", ExitCode.USAGE)
+    if _AUTH_FAILURES.search(reason):
+        return OpsctlError(f"the database refused the login for {where}: {reason}", ExitCode.AUTH)
+    if _MISSING_DATABASE.search(reason):
+        return OpsctlError(f"not a LiteLLM database: {where}: {reason}", ExitCode.NOT_LITELLM)
+    return OpsctlError(f"cannot reach the database at {where}: {reason}", ExitCode.UNREACHABLE)
+
+
+@contextmanager
+def connect(database_url: str) -> Iterator[psycopg.Connection]:
+    """A connection to a database that has LiteLLM's model table; closed on exit.
+
+    Not autocommit: the caller's writes form one transaction, committed when
+    the block ends without an exception (psycopg's connection context).
+    """
+    try:
+        connection = psycopg.connect(database_url, connect_timeout=CONNECT_TIMEOUT_SECONDS)
+    except psycopg.Error as error:
+        raise connect_error(error, database_url) from None
+    with connection:
+        _require_litellm_schema(connection, database_url)
+        yield connection
+
+
+def _require_litellm_schema(connection: psycopg.Connection, database_url: str) -> None:
+    found = connection.execute("SELECT to_regclass(%s)", (MODEL_TABLE,)).fetchone()[0]
+    if found is None:
+        raise OpsctlError(
+            f"not a LiteLLM database: {describe_url(database_url)} has no {MODEL_TABLE} table",
+            ExitCode.NOT_LITELLM,
+        )
