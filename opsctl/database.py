@@ -17,6 +17,7 @@ import psycopg
 from opsctl.errors import ExitCode, OpsctlError
 
 CONNECT_TIMEOUT_SECONDS = 5
+LOCK_TIMEOUT = "10s"  # waiting longer for rows another session holds is worse than re-running
 MODEL_TABLE = '"LiteLLM_ProxyModelTable"'
 
 # Server FATAL texts that mean "you may not log in" rather than "cannot reach".
@@ -77,9 +78,20 @@ def connect(database_url: str) -> Iterator[psycopg.Connection]:
         connection = psycopg.connect(database_url, connect_timeout=CONNECT_TIMEOUT_SECONDS)
     except psycopg.Error as error:
         raise connect_error(error, database_url) from None
-    with connection:
-        _require_litellm_schema(connection, database_url)
-        yield connection
+    where = describe_url(database_url)
+    try:
+        with connection:
+            connection.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+            _require_litellm_schema(connection, database_url)
+            yield connection
+    except psycopg.errors.LockNotAvailable:
+        raise OpsctlError(
+            f"rows on {where} are locked by another session; nothing was changed, re-run later",
+            ExitCode.CONFLICT,
+        ) from None
+    except psycopg.OperationalError as error:
+        reason = _server_reason(error, _password_of(database_url))
+        raise OpsctlError(f"lost the database at {where}: {reason}", ExitCode.UNREACHABLE) from None
 
 
 def _require_litellm_schema(connection: psycopg.Connection, database_url: str) -> None:

@@ -1,0 +1,217 @@
+"""`opsctl db`: per-model timeout/retry overrides in LiteLLM's database.
+
+Thin glue: planning and SQL live in opsctl.overrides and opsctl.restore,
+imported inside the commands so `opsctl --help` does not load psycopg.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from opsctl.cli import pass_settings
+from opsctl.errors import ExitCode, OpsctlError
+from opsctl.output import emit_json, is_interactive, json_option, print_table, status, warn
+
+policy_option = click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(dir_okay=False),
+    help="Policy file (TOML). [default: the global --policy / OPSCTL_POLICY, else the packaged default]",
+)
+
+
+@click.group()
+def db():
+    """Apply and inspect the per-model timeout/retry policy in LiteLLM's database."""
+
+
+def _policy(settings, policy_file):
+    from opsctl.policy import load_policy
+
+    return load_policy(policy_file or settings.policy_file)
+
+
+def _value(value) -> str:
+    return "unset" if value is None else str(value)
+
+
+def _arrow(current, new) -> str:
+    return _value(current) if current == new else f"{_value(current)} -> {new}"
+
+
+def _rule(rule) -> str:
+    return f"{rule.pattern} ({rule.tier})"
+
+
+def _confirm_write(yes: bool, question: str) -> None:
+    if yes:
+        return
+    if not is_interactive():
+        raise OpsctlError("refusing to write without --yes in a non-interactive shell; nothing was changed", ExitCode.REFUSED)
+    if not click.confirm(question, err=True):
+        raise OpsctlError("declined; nothing was changed", ExitCode.REFUSED)
+
+
+def _show_plan(plan) -> None:
+    if plan.changes:
+        print_table(
+            ["model_name", "model_id", "timeout", "num_retries", "rule"],
+            [[a.model_name, a.model_id, _arrow(a.current_timeout, a.new_timeout),
+              _arrow(a.current_num_retries, a.new_num_retries), _rule(a.rule)] for a in plan.changes],
+            title="Deployments to change",
+        )
+    if plan.compliant:
+        print_table(
+            ["model_name", "model_id", "timeout", "num_retries", "rule"],
+            [[a.model_name, a.model_id, a.current_timeout, a.current_num_retries, _rule(a.rule)] for a in plan.compliant],
+            title="Already compliant",
+        )
+    if plan.uncovered:
+        print_table(
+            ["model_name", "model_id", "timeout", "num_retries"],
+            [[d.model_name, d.model_id, _value(d.timeout), _value(d.num_retries)] for d in plan.uncovered],
+            title="Not covered by any rule (left alone)",
+        )
+    if plan.overlaps:
+        print_table(
+            ["model_name", "winning rule", "also matched"],
+            [[o.model_name, _rule(o.winner), ", ".join(_rule(r) for r in o.rules[1:])] for o in plan.overlaps],
+            title="Names matched by several rules",
+        )
+
+
+def _warn_unmatched(plan) -> None:
+    for rule in plan.unmatched_rules:
+        warn(f"rule {rule.pattern!r} (tier {rule.tier}) matches no model in the database")
+
+
+@db.command(name="apply-overrides")
+@policy_option
+@click.option("--dry-run", is_flag=True, help="Print the plan and write nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Write without asking (needed when not interactive).")
+@click.option(
+    "--backup",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Save the before-images here. [default: ~/.local/state/opsctl/db-overrides-<time>.json]",
+)
+@json_option
+@pass_settings
+def db_apply_overrides(settings, policy_file, dry_run, yes, backup, as_json):
+    """Set timeout and num_retries on LiteLLM's DB deployments from the policy.
+
+    Plans first: deployments to change (current -> new), those already
+    compliant, rules that match nothing (a warning), models no rule covers,
+    and names several rules match (an exact name wins, then the pattern with
+    more literal characters, then the earlier tier). One transaction; the
+    before-images go to a 0600 file, and `opsctl db restore FILE` undoes it.
+    A second run changes nothing.
+
+    \b
+    Examples:
+      opsctl db apply-overrides --dry-run
+      opsctl db apply-overrides --yes --json
+      opsctl db apply-overrides --policy my-policy.toml --backup before.json
+    """
+    from opsctl.overrides import apply_plan, load_plan
+    from opsctl.restore import check_backup_path, default_backup_path
+
+    policy = _policy(settings, policy_file)
+    database_url = settings.require_database_url()
+    backup = backup or default_backup_path()
+    if not dry_run:
+        check_backup_path(backup)
+    plan = load_plan(database_url, policy)
+    if not as_json:
+        _show_plan(plan)
+    _warn_unmatched(plan)
+    status(f"{len(plan.changes)} to change, {len(plan.compliant)} compliant, {len(plan.uncovered)} not covered")
+
+    result = None
+    if plan.changes and not dry_run:
+        _confirm_write(yes, f"Update {len(plan.changes)} deployments?")
+        result = apply_plan(database_url, plan, backup)
+        status(f"Updated {result.updated} deployments. Undo: opsctl db restore {result.backup}")
+    elif not plan.changes:
+        status("Nothing to change.")
+
+    if as_json:
+        emit_json(
+            {
+                "dry_run": dry_run,
+                "applied": result.updated if result else 0,
+                "backup": str(result.backup) if result else None,
+                "plan": plan.to_json(),
+            }
+        )
+
+
+@db.command(name="status")
+@policy_option
+@json_option
+@pass_settings
+def db_status(settings, policy_file, as_json):
+    """List LiteLLM's DB deployments with timeout/num_retries and policy compliance.
+
+    \b
+    Examples:
+      opsctl db status
+      opsctl db status --json | jq '.[] | select(.status == "differs")'
+    """
+    from opsctl.overrides import load_plan, rule_json
+
+    plan = load_plan(settings.require_database_url(), _policy(settings, policy_file))
+    rows = [
+        {**a.deployment.to_json(), "status": "differs", "rule": rule_json(a.rule)} for a in plan.changes
+    ] + [
+        {**a.deployment.to_json(), "status": "complies", "rule": rule_json(a.rule)} for a in plan.compliant
+    ] + [{**d.to_json(), "status": "no rule", "rule": None} for d in plan.uncovered]
+    rows.sort(key=lambda row: (row["model_name"], row["model_id"]))
+    if as_json:
+        emit_json(rows)
+        return
+    print_table(
+        ["model_name", "model_id", "timeout", "num_retries", "status", "policy"],
+        [[r["model_name"], r["model_id"], _value(r["timeout"]), _value(r["num_retries"]), r["status"],
+          f"{r['rule']['timeout']}s / {r['rule']['num_retries']} retries" if r["rule"] else None] for r in rows],
+    )
+
+
+@db.command(name="restore")
+@click.argument("backup", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Print what would be restored and write nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Write without asking (needed when not interactive).")
+@json_option
+@pass_settings
+def db_restore(settings, backup, dry_run, yes, as_json):
+    """Undo an apply-overrides run: put back the before-images saved in BACKUP.
+
+    Only rows that still hold what opsctl wrote are restored; if any was
+    edited since, nothing is changed (exit 7).
+
+    \b
+    Examples:
+      opsctl db restore ~/.local/state/opsctl/db-overrides-20261127T120000000000Z.json --dry-run
+      opsctl db restore before.json --yes
+    """
+    from opsctl.restore import apply_restore, load_restore_plan
+
+    database_url = settings.require_database_url()
+    plan = load_restore_plan(database_url, backup)
+    if not as_json:
+        groups = [("restore", plan.restore), ("already restored", plan.already),
+                  ("edited since the apply", plan.modified), ("deleted since the apply", plan.missing)]
+        print_table(["model_name", "model_id", "action"],
+                    [[r["model_name"], r["model_id"], label] for label, rows in groups for r in rows])
+    for row in plan.missing:
+        warn(f"deployment {row['model_name']} ({row['model_id']}) no longer exists; it cannot be restored")
+    restored = 0
+    if plan.restore and not dry_run:
+        _confirm_write(yes, f"Restore {len(plan.restore)} deployments?")
+        restored = apply_restore(database_url, plan)
+        status(f"Restored {restored} deployments.")
+    elif not plan.restore:
+        status("Nothing to restore.")
+    if as_json:
+        emit_json({"dry_run": dry_run, "restored": restored, "plan": plan.to_json()})
