@@ -1,0 +1,61 @@
+"""Boundaries, live: without a key the running proxy answers only its public routes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from opsctl.audit.registry import Evidence, Needs, Result, Status, check, worst
+from opsctl.audit.stackfiles import StackFiles
+
+PUBLIC_ROUTES = ("/health/liveliness", "/health/readiness")
+HEALTH_APP_ROUTES = ("/healthz", "/readyz")  # served by the separate health app (SEPARATE_HEALTH_APP=1)
+# Routes that hand out keys, users, spend, models or real upstream calls: each must demand a key.
+PROTECTED_ROUTES = ("/key/list", "/team/list", "/user/list", "/spend/logs", "/global/spend",
+                    "/model/info", "/v1/models", "/health")
+REJECTED = (401, 403)
+NOT_SERVED = 404
+
+
+@dataclass(frozen=True)
+class LiveTarget:
+    files: StackFiles
+    proxy: object  # opsctl.proxy_client.ProxyClient
+    health: object | None  # a ProxyClient for the separate health app, when OPSCTL_HEALTH_URL is set
+
+
+def status_without_key(client, path: str) -> int | None:
+    """The HTTP status of GET path with no Authorization header (None: no answer)."""
+    from opsctl.proxy_client import ProxyError
+
+    try:
+        client.get(path, auth=False)
+    except ProxyError as error:
+        return error.status
+    return 200
+
+
+def _protected(client, path: str) -> tuple[Status, Evidence]:
+    seen = status_without_key(client, path)
+    evidence = f"GET {client.url}{path} without a key -> {seen or 'no answer'}"
+    if seen in REJECTED or seen == NOT_SERVED:
+        return Status.PASS, Evidence(evidence)
+    if seen is not None and 200 <= seen < 300:
+        return Status.FAIL, Evidence(evidence + " (answered)")
+    return Status.WARN, Evidence(evidence + " (not rejected as unauthenticated)")
+
+
+def _public(client, path: str) -> tuple[Status, Evidence]:
+    seen = status_without_key(client, path)
+    evidence = Evidence(f"GET {client.url}{path} without a key -> {seen or 'no answer'}")
+    return (Status.PASS if seen == 200 else Status.WARN), evidence
+
+
+@check("public-routes", section="Boundaries", needs=Needs.LIVE,
+       runbook="Public routes: `/healthz`, `/readyz`, `/health/liveliness`, `/health/readiness`; `ui_access_mode=admin_only`.",
+       fix="set LITELLM_MASTER_KEY on the proxy (a proxy without a master key answers every route) and restart litellm")
+def public_routes(target: LiveTarget) -> Result:
+    findings = [_protected(target.proxy, path) for path in PROTECTED_ROUTES]
+    findings += [_public(target.proxy, path) for path in PUBLIC_ROUTES]
+    if target.health is not None:
+        findings += [_public(target.health, path) for path in HEALTH_APP_ROUTES]
+    return worst(findings)

@@ -1,0 +1,99 @@
+"""Routing & Availability: the router's strategy and cooldowns, fallbacks that lead somewhere."""
+
+from __future__ import annotations
+
+from opsctl.audit.checks.common import expect_setting, no_file
+from opsctl.audit.registry import Evidence, Result, Status, check, failed, worst
+from opsctl.audit.stackfiles import StackFiles
+
+SECTION = "Routing & Availability"
+ROUTER_LINE = "Strategy `simple-shuffle`; `enable_pre_call_checks=true`, `allowed_fails=3`, `cooldown_time=30`."
+FALLBACKS_LINE = ("Fallbacks set for core groups (chat-default→qwen3-coder-480b-cloud, embeddings-default→local-embeddings, "
+                  "rerank-default→local-rerank, deepseek/llamacpp/vllm/tgi/gemma/qwen families).")
+# The runbook's core groups and where each falls back to.
+CORE_FALLBACKS = {
+    "chat-default": "qwen3-coder-480b-cloud",
+    "embeddings-default": "local-embeddings",
+    "rerank-default": "local-rerank",
+}
+FAMILIES = ("deepseek", "llamacpp", "vllm", "tgi", "gemma", "qwen")
+
+
+def _router_setting(key: str, expected, default):
+    def router_check(files: StackFiles) -> Result:
+        return expect_setting(files, "router_settings", key, expected, default=default)
+
+    router_check.__name__ = key
+    return check(key.replace("_", "-"), section=SECTION, runbook=ROUTER_LINE,
+                 fix=f"set router_settings.{key}: {str(expected).lower() if isinstance(expected, bool) else expected}")(router_check)
+
+
+routing_strategy = _router_setting("routing_strategy", "simple-shuffle", default="simple-shuffle")
+enable_pre_call_checks = _router_setting("enable_pre_call_checks", True, default=False)
+allowed_fails = _router_setting("allowed_fails", 3, default=3)
+cooldown_time = _router_setting("cooldown_time", 30, default=5)
+
+
+def _fallback_map(files: StackFiles, key: str) -> dict[str, tuple[list, int]]:
+    """router_settings.<key> as {group: (targets, line)}; LiteLLM's shape is a list of one-key maps."""
+    entries = files.settings("router_settings").get(key) or []
+    found = {}
+    for index, entry in enumerate(entries if isinstance(entries, list) else []):
+        if isinstance(entry, dict):
+            for group, targets in entry.items():
+                line = files.config.line("router_settings", key, index, group)
+                found[group] = (targets if isinstance(targets, list) else [targets], line)
+    return found
+
+
+def _dangling(files: StackFiles, key: str, fallbacks: dict, groups: set[str]) -> list[tuple[Status, Evidence]]:
+    return [
+        (Status.FAIL, Evidence(f"{key}: {group} -> {target}, but no model group {target} exists", files.config.rel, line))
+        for group, (targets, line) in fallbacks.items()
+        for target in targets
+        if target not in groups
+    ]
+
+
+def _core_groups(groups: set[str]) -> list[str]:
+    """The runbook's core groups, and every model group of the named families, that this config defines."""
+    return sorted(g for g in groups if g in CORE_FALLBACKS or any(g.startswith(family) for family in FAMILIES))
+
+
+@check("fallbacks", section=SECTION, runbook=FALLBACKS_LINE,
+       fix="add router_settings.fallbacks: - {GROUP: [EXISTING_GROUP]} for each core group")
+def fallbacks(files: StackFiles) -> Result:
+    if files.config is None:
+        return no_file("litellm/config.yaml")
+    groups = files.model_groups()
+    fallbacks = _fallback_map(files, "fallbacks")
+    section_where = files.config.where("router_settings", "fallbacks")
+    findings = _dangling(files, "fallbacks", fallbacks, groups)
+    for group in _core_groups(groups):
+        if group not in fallbacks:
+            findings.append((Status.FAIL, Evidence(f"core group {group} has no fallback", *section_where)))
+            continue
+        targets, line = fallbacks[group]
+        expected = CORE_FALLBACKS.get(group)
+        if expected and expected not in targets:
+            findings.append((Status.WARN, Evidence(f"{group} falls back to {targets}, the runbook says {expected}", files.config.rel, line)))
+        else:
+            findings.append((Status.PASS, Evidence(f"{group} -> {', '.join(map(str, targets))}", files.config.rel, line)))
+    if not findings:
+        return failed(Evidence("no core model group is defined in model_list", *files.config.where("model_list")))
+    return worst(findings)
+
+
+@check("context-window-fallbacks", section=SECTION, runbook="Context-window fallbacks for large models.",
+       fix="add router_settings.context_window_fallbacks: - {LARGE_GROUP: [GROUP_WITH_A_LARGER_WINDOW]}")
+def context_window_fallbacks(files: StackFiles) -> Result:
+    if files.config is None:
+        return no_file("litellm/config.yaml")
+    fallbacks = _fallback_map(files, "context_window_fallbacks")
+    if not fallbacks:
+        where = files.config.where("router_settings", "context_window_fallbacks")
+        return failed(Evidence("router_settings.context_window_fallbacks is empty or not set", *where))
+    findings = _dangling(files, "context_window_fallbacks", fallbacks, files.model_groups())
+    findings += [(Status.PASS, Evidence(f"{group} -> {', '.join(map(str, targets))}", files.config.rel, line))
+                 for group, (targets, line) in fallbacks.items()]
+    return worst(findings)

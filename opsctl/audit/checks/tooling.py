@@ -1,0 +1,105 @@
+"""Tooling: the runbook's callbacks are registered and exist; vLLM runs with its flags."""
+
+from __future__ import annotations
+
+import ast
+import shlex
+
+from opsctl.audit.checks.common import no_file
+from opsctl.audit.registry import Evidence, Result, Status, check, passed, worst
+from opsctl.audit.stackfiles import CALLBACKS_FILE, StackFiles
+
+SECTION = "Tooling"
+CALLBACK_MODULE = "custom_callbacks"
+CALLBACKS = ("custom_callbacks.tool_choice_guard", "custom_callbacks.early_chunk",
+             "custom_callbacks.stream_guard", "dynamic_rate_limiter_v3")
+# vLLM's command-line flags and the values the runbook asks for (None: a switch).
+VLLM_FLAGS = {
+    "--tool-call-parser": "hermes",
+    "--enable-auto-tool-choice": None,
+    "--max-model-len": "4096",
+    "--max-num-seqs": "32",
+    "--gpu-memory-utilization": "0.2",
+}
+
+
+def _module_names(path) -> set[str] | None:
+    """Names assigned at module level in custom_callbacks.py (read, never imported)."""
+    try:
+        tree = ast.parse(path.read_text(), str(path))
+    except (FileNotFoundError, SyntaxError):
+        return None
+    names = set()
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        names.update(target.id for target in targets if isinstance(target, ast.Name))
+    return names
+
+
+@check("callbacks", section=SECTION,
+       runbook=("Callbacks: `ToolChoiceGuard` (coerce tool_choice=required→auto), `EarlyChunk` (first chunk for slow cloud models), "
+                "`StreamGuard` (configurable, empty list), `dynamic_rate_limiter_v3` enabled."),
+       fix=f"list {', '.join(CALLBACKS)} in litellm_settings.callbacks, with the instances defined in {CALLBACKS_FILE}")
+def callbacks(files: StackFiles) -> Result:
+    if files.config is None:
+        return no_file("litellm/config.yaml")
+    configured = files.settings("litellm_settings").get("callbacks") or []
+    configured = configured if isinstance(configured, list) else [configured]
+    where = files.config.where("litellm_settings", "callbacks")
+    findings = [(Status.FAIL, Evidence(f"litellm_settings.callbacks lacks {name}", *where))
+                for name in CALLBACKS if name not in configured]
+    defined = _module_names(files.callbacks_path)
+    for index, name in enumerate(configured):
+        module, _, instance = str(name).partition(".")
+        if module != CALLBACK_MODULE:
+            continue
+        line = files.config.line("litellm_settings", "callbacks", index)
+        if defined is None:
+            findings.append((Status.FAIL, Evidence(f"{name} is configured but {CALLBACKS_FILE} is missing or not valid Python",
+                                                   files.config.rel, line)))
+        elif instance not in defined:
+            findings.append((Status.FAIL, Evidence(f"{CALLBACKS_FILE} defines no module-level {instance}", files.config.rel, line)))
+    if findings:
+        return worst(findings)
+    return passed(Evidence(f"callbacks: {', '.join(map(str, configured))}", *where))
+
+
+def _flags(command) -> dict[str, str | None]:
+    words = command if isinstance(command, list) else shlex.split(str(command))
+    found: dict[str, str | None] = {}
+    for index, word in enumerate(map(str, words)):
+        if word.startswith("--"):
+            name, eq, value = word.partition("=")
+            following = str(words[index + 1]) if index + 1 < len(words) else None
+            found[name] = value if eq else (following if following and not following.startswith("--") else None)
+    return found
+
+
+def _same_value(value: str | None, wanted: str) -> bool:
+    """"0.20" is 0.2: compare numbers as numbers."""
+    try:
+        return float(value) == float(wanted)
+    except (TypeError, ValueError):
+        return value == wanted
+
+
+@check("vllm-flags", section=SECTION,
+       runbook="vLLM: tool_call_parser=hermes, auto tool choice on; max_model_len=4096; max_num_seqs=32; gpu util=0.2.",
+       fix="run vLLM with " + " ".join(f"{k} {v}" if v else k for k, v in VLLM_FLAGS.items()))
+def vllm_flags(files: StackFiles) -> Result:
+    if files.compose is None:
+        return no_file("docker-compose.yml")
+    vllm = files.service("vllm")
+    if vllm is None:
+        return passed(Evidence("no vLLM service in the compose file", files.compose.rel))
+    where = files.compose.where("services", vllm.name, "command")
+    flags = _flags(vllm.spec.get("command") or [])
+    findings = []
+    for flag, wanted in VLLM_FLAGS.items():
+        if flag not in flags:
+            findings.append((Status.FAIL, Evidence(f"{vllm.name} runs without {flag}", *where)))
+        elif wanted is not None and not _same_value(flags[flag], wanted):
+            findings.append((Status.FAIL, Evidence(f"{vllm.name} runs with {flag} {flags[flag]}, not {wanted}", *where)))
+    if findings:
+        return worst(findings)
+    return passed(Evidence(f"{vllm.name}: " + " ".join(f"{k} {v}" if v else k for k, v in VLLM_FLAGS.items()), *where))

@@ -1,0 +1,85 @@
+"""One audit run: load the stack once, connect what --live asks for, run, render."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from opsctl.audit.checks.database import DatabaseTarget
+from opsctl.audit.checks.live import LiveTarget
+from opsctl.audit.registry import SECTIONS, Status
+from opsctl.audit.runner import Report, run_checks
+from opsctl.audit.stackfiles import load_stack
+from opsctl.errors import ExitCode, OpsctlError
+from opsctl.policy import load_policy
+from opsctl.settings import Settings
+
+
+def _require_reachable(client) -> None:
+    """--live with a proxy that does not answer at all is an error (exit 3), not a finding."""
+    from opsctl.proxy_client import ProxyError
+
+    try:
+        client.get("/health/liveliness", auth=False)
+    except ProxyError as error:
+        if error.status is None:
+            raise
+
+
+def audit_stack(settings: Settings, stack_dir: str | Path, live: bool = False) -> Report:
+    from dataclasses import replace
+
+    from opsctl.proxy_client import ProxyClient, RetryPolicy
+
+    files = load_stack(Path(stack_dir), load_policy(settings.policy_file), Path.home(), settings.compose_file)
+    if not live:
+        return run_checks(files)
+    retry = RetryPolicy(retries=1)
+    with ProxyClient(settings, timeout=10, retry=retry) as proxy:
+        _require_reachable(proxy)
+        health = ProxyClient(replace(settings, proxy_url=settings.health_url), timeout=10, retry=retry) if settings.health_url else None
+        try:
+            database = DatabaseTarget(settings.database_url, files.policy) if settings.database_url else None
+            return run_checks(files, LiveTarget(files, proxy, health), database)
+        finally:
+            if health is not None:
+                health.close()
+
+
+STYLES = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "bold red", Status.SKIP: "dim"}
+
+
+def _print_tables(report: Report) -> None:
+    from rich.markup import escape
+
+    from opsctl.output import print_table
+
+    for section in SECTIONS:
+        findings = [f for f in report.findings if f.check.section == section]
+        if not findings:
+            continue
+        rows = [
+            [f"[{STYLES[f.status]}]{f.status.value}[/]", f.check.id,
+             escape("\n".join(map(str, f.result.evidence))), escape(f.fix or "")]
+            for f in findings
+        ]
+        print_table(["status", "check", "evidence", "fix"], rows, title=section)
+
+
+def render(report: Report, output_format: str, sarif_file: str | None = None) -> None:
+    from opsctl.audit.sarif import to_sarif
+    from opsctl.output import emit_json, status
+
+    if sarif_file:
+        try:
+            Path(sarif_file).write_text(json.dumps(to_sarif(report), indent=2) + "\n")
+        except OSError as error:
+            raise OpsctlError(f"cannot write {sarif_file}: {error.strerror}", ExitCode.USAGE) from None
+    if output_format == "json":
+        emit_json(report.to_json())
+    elif output_format == "sarif":
+        emit_json(to_sarif(report))
+    else:
+        _print_tables(report)
+    counts = report.summary()
+    status("audit: " + ", ".join(f"{counts[s.value]} {s.value}" for s in Status))

@@ -1,0 +1,45 @@
+"""`opsctl audit [DIR]`."""
+
+import click
+
+from opsctl.cli import pass_settings
+from opsctl.output import json_option
+
+FORMATS = ("table", "json", "sarif")
+
+
+@click.command()
+@click.argument("stack_dir", metavar="[DIR]", required=False, type=click.Path(file_okay=False))
+@click.option("--live", is_flag=True, help="Also probe the running proxy (and, with DATABASE_URL, the DB).")
+@json_option
+@click.option("--format", "output_format", type=click.Choice(FORMATS), default=None,
+              help="Output format on stdout. [default: table]")
+@click.option("--sarif", "sarif_file", type=click.Path(dir_okay=False, writable=True),
+              help="Also write the findings as SARIF 2.1.0 to this file.")
+@click.option("--strict", is_flag=True, help="Exit 1 on WARN too, not only on FAIL.")
+@pass_settings
+@click.pass_context
+def audit(ctx, settings, stack_dir, live, as_json, output_format, sarif_file, strict):
+    """Check a stack against the runbook's hardening baseline.
+
+    Reads DIR's docker-compose.yml, litellm/config.yaml, .env and ~/.007
+    (DIR defaults to --stack-dir). Every check says PASS, WARN or FAIL,
+    with the file:line (or endpoint and status) it saw and a one-line fix.
+    Exit status: 0 when nothing FAILs (--strict: nothing WARNs either), 1
+    otherwise, 2 for an unreadable stack, 3 when --live cannot reach the
+    proxy or the DB.
+
+    \b
+    Examples:
+      opsctl audit stack
+      opsctl audit stack --live --strict
+      opsctl audit stack --format sarif > audit.sarif
+      opsctl audit --json | jq '.checks[] | select(.status == "FAIL")'
+    """
+    from opsctl.audit.session import audit_stack, render
+
+    if as_json and output_format not in (None, "json"):
+        raise click.UsageError(f"--json cannot be combined with --format {output_format}")
+    report = audit_stack(settings, stack_dir or settings.stack_dir, live=live)
+    render(report, "json" if as_json else output_format or "table", sarif_file)
+    ctx.exit(report.exit_code(strict))
