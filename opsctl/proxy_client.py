@@ -32,6 +32,8 @@ RETRY_STATUSES = frozenset({502, 503, 504})
 # A request that failed with one of these was never sent: retrying cannot duplicate it.
 NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 SK_KEY = re.compile(r"sk-[A-Za-z0-9_\-]+")
+# LiteLLM words "no database" differently per route, and /team/list says it with a 400.
+NO_DATABASE = re.compile(r"\b(db|database)\b[^.]*\bnot connected|not connected to (the )?db|no db connected", re.IGNORECASE)
 MAX_DETAIL = 300
 
 
@@ -158,7 +160,7 @@ class _Core:
         if status in (401, 403):
             message = f"the proxy at {self.shown_url} rejected the master key (HTTP {status}): check LITELLM_MASTER_KEY"
             raise ProxyError(message, ExitCode.AUTH, status, detail)
-        if status == 500 and "db not connected" in detail.lower():
+        if NO_DATABASE.search(detail):
             message = f"the proxy at {self.shown_url} has no database (set DATABASE_URL on the proxy); {method} {path} needs one"
             raise ProxyError(message, ExitCode.FAILED, status, detail)
         if status in (400, 422):

@@ -1,0 +1,238 @@
+"""`opsctl keys create|list|info|revoke`."""
+
+import click
+
+from opsctl.cli import pass_settings
+from opsctl.errors import ExitCode, OpsctlError
+from opsctl.output import emit_json, is_interactive, json_option, print_table, status, warn
+
+
+@click.group()
+def keys():
+    """Mint, list, inspect and revoke virtual keys (policy defaults applied)."""
+
+
+def _short(token):
+    return f"{token[:12]}…" if token else None
+
+
+@keys.command(name="create")
+@click.option("--alias", help="Key alias; an alias that exists is skipped (see --rotate).")
+@click.option("--team", help="Team id the key belongs to (must exist).")
+@click.option("--model", "models", multiple=True, help="Model the key may call (repeatable; default: all).")
+@click.option("--max-budget", type=float, help="Budget in USD.")
+@click.option("--budget-duration", help="Budget reset period, e.g. 30d.")
+@click.option("--duration", help="Key lifetime, e.g. 30d (default: no expiry).")
+@click.option("--metadata", multiple=True, metavar="K=V", help="Metadata entry (repeatable).")
+@click.option("--rpm", type=click.IntRange(min=0), help="Requests per minute. [default: from the policy file]")
+@click.option("--tpm", type=click.IntRange(min=0), help="Tokens per minute. [default: from the policy file]")
+@click.option("--from", "from_file", type=click.Path(dir_okay=False), help="Create one key per row of a CSV or YAML file.")
+@click.option("--output", type=click.Path(dir_okay=False), help="Append alias,key,token_id to this CSV file (mode 0600) instead of printing keys.")
+@click.option("--rotate", is_flag=True, help="Revoke an existing key with the same alias and mint a new one.")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=16, show_default=True, help="Requests in flight for --from.")
+@click.option("--dry-run", is_flag=True, help="Show what would be created; change nothing.")
+@json_option
+@pass_settings
+def keys_create(settings, from_file, output, rotate, concurrency, dry_run, as_json, **options):
+    """Create a key with the policy's rate limits, or one per row of --from FILE.
+
+    The plaintext key is printed once on stdout (or only written to
+    --output). Re-running is safe: aliases that exist are skipped, and a
+    bulk run that partly failed is completed by running it again. Options
+    given with --from are defaults for every row; row values win.
+
+    \b
+    Examples:
+      opsctl keys create --alias ci-bot --team platform --model chat-default
+      opsctl keys create --alias ci-bot --rotate --output ci-bot.csv
+      opsctl keys create --from keys.csv --output minted.csv --json
+    \b
+    keys.csv:  alias,team,models,rpm,tpm,metadata
+               alice,platform,chat-default;embeddings-default,60,,owner=alice
+    """
+    from opsctl import keys as keys_lib
+    from opsctl.key_rows import build_request, load_rows, normalize, parse_metadata
+    from opsctl.policy import load_policy
+
+    if from_file and options["alias"]:
+        raise click.UsageError("--alias names one key; with --from, every row has its own alias")
+    try:
+        options["metadata"] = parse_metadata(options["metadata"])
+        given = normalize(options)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    defaults = load_policy(settings.policy_file).key_defaults
+    rows = [(where, {**given, **row}) for where, row in load_rows(from_file)] if from_file else [("options", given)]
+    specs = [keys_lib.KeySpec(where, build_request(defaults, row)) for where, row in rows]
+    bulk = from_file is not None
+
+    key_file = keys_lib.KeyFile(output) if output and not dry_run else None
+    progress = _Progress(len(specs)) if bulk else None
+    try:
+        def on_result(result):
+            if key_file and result.key:
+                key_file.write(result)
+            if progress:
+                progress.advance()
+
+        results = keys_lib.create_keys(
+            settings, specs, rotate=rotate, dry_run=dry_run, concurrency=concurrency, on_result=on_result
+        )
+    finally:
+        if progress:
+            progress.stop()
+        if key_file:
+            key_file.close()
+
+    show_keys = key_file is None
+    if as_json:
+        emit_json([{**r.public(), **({"key": r.key} if show_keys and r.key else {})} for r in results])
+    elif bulk:
+        print_table(
+            ["where", "alias", "status", "token", *(["key"] if show_keys else []), "error"],
+            [[r.where, r.alias, r.status, _short(r.token_id), *([r.key] if show_keys else []), r.error] for r in results],
+        )
+    else:
+        _report_single(results[0], specs[0].request, show_keys, output)
+    failed = [r for r in results if not r.ok]
+    if failed:
+        if bulk:
+            raise OpsctlError(f"{len(failed)} of {len(results)} rows failed; run the same command again to complete them")
+        raise OpsctlError(failed[0].error)
+    if bulk:
+        counts = {}
+        for r in results:
+            counts[r.status] = counts.get(r.status, 0) + 1
+        written = sum(1 for r in results if r.key)
+        status(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + (f"; {written} key(s) appended to {output}" if key_file and written else ""))
+
+
+def _report_single(result, request, show_keys, output):
+    limits = ", ".join(f"{k}={request[k]}" for k in ("rpm_limit", "tpm_limit", "max_budget", "budget_duration") if k in request)
+    name = f"key {result.alias!r}" if result.alias else "key"
+    if result.status == "exists":
+        status(f"{name} exists (token {_short(result.token_id)}): skipped; --rotate mints a new one")
+    elif result.status.startswith("would-"):
+        status(f"dry run: would {result.status[6:]} {name} with {limits or 'no limits'}")
+    elif result.ok:
+        status(f"{result.status} {name} (token {_short(result.token_id)}) with {limits or 'no limits'}")
+        if show_keys:
+            click.echo(result.key)
+        else:
+            status(f"key appended to {output}")
+
+
+class _Progress:
+    """A progress bar on stderr for bulk runs."""
+
+    def __init__(self, total):
+        from rich.progress import Progress
+
+        from opsctl.output import stderr_console
+
+        self._progress = Progress(console=stderr_console(), transient=True)
+        self._task = self._progress.add_task("keys", total=total)
+        self._progress.start()
+
+    def advance(self):
+        self._progress.advance(self._task)
+
+    def stop(self):
+        self._progress.stop()
+
+
+@keys.command(name="list")
+@click.option("--team", help="Only keys of this team id.")
+@click.option("--alias", help="Only the key with this alias.")
+@json_option
+@pass_settings
+def keys_list(settings, team, alias, as_json):
+    """List keys (all pages), by hash and alias; plaintext keys are never shown.
+
+    \b
+    Examples:
+      opsctl keys list --team platform
+      opsctl keys list --json | jq -r '.[].key_alias'
+    """
+    from opsctl.keys import list_keys
+    from opsctl.proxy_client import ProxyClient
+
+    with ProxyClient(settings) as proxy:
+        rows = list_keys(proxy, team=team, alias=alias)
+    if as_json:
+        emit_json(rows)
+        return
+    print_table(
+        ["alias", "token", "team", "rpm", "tpm", "max budget", "models", "expires"],
+        [[r["key_alias"], _short(r["token"]), r["team_id"], r["rpm_limit"], r["tpm_limit"], r["max_budget"],
+          ",".join(r["models"] or []) or "all", r["expires"]] for r in rows],
+    )
+
+
+@keys.command(name="info")
+@click.argument("key_or_hash")
+@json_option
+@pass_settings
+def keys_info(settings, key_or_hash, as_json):
+    """Show one key. Given an sk- key, only its sha256 hash is sent; `-` reads it from stdin.
+
+    \b
+    Examples:
+      opsctl keys info 5e2b...c0de
+      printf %s "$KEY" | opsctl keys info - --json
+    """
+    from opsctl.keys import key_info
+    from opsctl.proxy_client import ProxyClient
+
+    if key_or_hash == "-":
+        key_or_hash = click.get_text_stream("stdin").read().strip()
+    with ProxyClient(settings) as proxy:
+        row = key_info(proxy, key_or_hash)
+    if as_json:
+        emit_json(row)
+        return
+    print_table(["field", "value"], [[name, value] for name, value in row.items()])
+
+
+@keys.command(name="revoke")
+@click.argument("keys_or_hashes", nargs=-1)
+@click.option("--alias", "aliases", multiple=True, help="Revoke the key with this alias (repeatable).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--dry-run", is_flag=True, help="Show what would be revoked; change nothing.")
+@json_option
+@pass_settings
+def keys_revoke(settings, keys_or_hashes, aliases, yes, dry_run, as_json):
+    """Revoke keys given as sk- key, sha256 hash or --alias. Asks first unless --yes.
+
+    A key that is already gone is reported and skipped, so re-running is safe.
+
+    \b
+    Examples:
+      opsctl keys revoke --alias ci-bot --dry-run
+      opsctl keys revoke --alias ci-bot --yes
+      opsctl keys revoke 5e2b...c0de --yes --json
+    """
+    from opsctl.keys import find_targets, revoke
+    from opsctl.proxy_client import ProxyClient
+
+    if not keys_or_hashes and not aliases:
+        raise click.UsageError("give a key, a hash or --alias")
+    with ProxyClient(settings) as proxy:
+        rows, missing = find_targets(proxy, list(keys_or_hashes), list(aliases))
+        for target in missing:
+            warn(f"no key matches {target}: nothing to revoke")
+        for r in rows:  # the plan goes to stderr, next to the prompt
+            status(f"{'would revoke' if dry_run else 'revoke'}: alias {r['key_alias'] or '-'}, token {_short(r['token'])}, team {r['team_id'] or '-'}")
+        done = bool(rows) and not dry_run
+        if done and not yes:
+            if not is_interactive():
+                raise OpsctlError(f"revoking {len(rows)} key(s) needs --yes when not interactive", ExitCode.REFUSED)
+            if not click.confirm(f"Revoke {len(rows)} key(s)?", err=True):
+                raise OpsctlError("declined; nothing revoked", ExitCode.REFUSED)
+        if done:
+            revoke(proxy, rows)
+    if as_json:
+        emit_json({"revoked" if done else "would_revoke": [{"alias": r["key_alias"], "token": r["token"]} for r in rows],
+                   "missing": missing})
+    elif done:
+        status(f"revoked {len(rows)} key(s)")

@@ -1,0 +1,276 @@
+"""Virtual keys through the LiteLLM admin API: create (one or many), list, info, revoke.
+
+Creating is idempotent by alias: an alias that exists is reported and
+skipped, unless `rotate` asks to revoke it and mint a new key. Bulk runs
+go through the same path with bounded concurrency; a row that failed is
+created by the next run, and rows that succeeded are skipped then.
+
+A plaintext key exists only in a KeyResult's `key` field (kept out of its
+repr) and wherever the caller prints or writes it, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import hashlib
+import os
+import re
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from opsctl.errors import ExitCode, OpsctlError
+from opsctl.proxy_client import AsyncProxyClient, ProxyClient, ProxyError
+from opsctl.settings import Settings
+
+PAGE_SIZE = 100  # the most /key/list serves per page
+HASH = re.compile(r"^[0-9a-f]{64}$")
+ALIAS_TAKEN = "already exists"
+# What `keys list` and `keys info` show of a key row: never key_name (a key fragment).
+LIST_FIELDS = ("token", "key_alias", "team_id", "models", "rpm_limit", "tpm_limit",
+               "max_budget", "budget_duration", "spend", "expires", "blocked", "metadata", "created_at")
+
+
+def key_hash(key_or_hash: str) -> str:
+    """The sha256 hex that LiteLLM stores for a key; a hash is returned as it is."""
+    value = key_or_hash.strip()
+    if value.startswith("sk-"):
+        return hashlib.sha256(value.encode()).hexdigest()
+    if HASH.match(value):
+        return value
+    raise OpsctlError("expected an sk- key or its 64-character sha256 hash", ExitCode.USAGE)
+
+
+def public_row(row: dict) -> dict:
+    return {name: row.get(name) for name in LIST_FIELDS}
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    where: str  # "option" or "FILE:line" for messages
+    request: dict  # the /key/generate body; holds no secret
+
+    @property
+    def alias(self) -> str | None:
+        return self.request.get("key_alias")
+
+
+@dataclass
+class KeyResult:
+    where: str
+    alias: str | None
+    status: str  # created | rotated | exists | would-create | would-rotate | failed | unknown
+    token_id: str | None = None
+    error: str | None = None
+    key: str | None = field(default=None, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.status not in ("failed", "unknown")
+
+    def public(self) -> dict:
+        """Everything but the plaintext key."""
+        return {"where": self.where, "alias": self.alias, "status": self.status, "token_id": self.token_id, "error": self.error}
+
+
+class KeyFile:
+    """`--output FILE`: CSV rows alias,key,token_id appended as each key is minted, mode 0600."""
+
+    HEADER = ("alias", "key", "token_id")
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        except OSError as error:
+            raise OpsctlError(f"cannot write {self.path}: {error.strerror}", ExitCode.USAGE) from None
+        info = os.fstat(fd)
+        if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            os.close(fd)
+            raise OpsctlError(f"{self.path} is readable by group or others; run: chmod 600 {self.path}", ExitCode.USAGE)
+        self._handle = os.fdopen(fd, "a", newline="")
+        self._writer = csv.writer(self._handle)
+        if info.st_size == 0:
+            self._writer.writerow(self.HEADER)
+            self._handle.flush()
+
+    def write(self, result: KeyResult) -> None:
+        self._writer.writerow((result.alias or "", result.key, result.token_id))
+        self._handle.flush()  # a key minted is a key written, even if the run dies next
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+def check_teams(proxy: ProxyClient, team_ids: set[str]) -> None:
+    """Fail before anything is minted if a team does not exist (LiteLLM would mint anyway)."""
+    from opsctl.teams import get_team
+
+    for team_id in sorted(team_ids):
+        if get_team(proxy, team_id) is None:
+            raise OpsctlError(
+                f"team {team_id!r} does not exist; create it first: opsctl teams create --team-id {team_id}",
+                ExitCode.USAGE,
+            )
+
+
+async def _gather_bounded(limit: int, jobs) -> list:
+    semaphore = asyncio.Semaphore(limit)
+
+    async def run(job):
+        async with semaphore:
+            return await job
+
+    return await asyncio.gather(*(run(job) for job in jobs))
+
+
+async def existing_aliases(proxy: AsyncProxyClient, aliases: list[str], concurrency: int) -> dict[str, str]:
+    """alias -> token hash for the aliases that exist already.
+
+    One page tells how many keys the proxy holds: when scanning them all
+    takes fewer requests than asking alias by alias, scan; otherwise ask.
+    """
+    wanted = set(aliases)
+    if not wanted:
+        return {}
+    params = {"size": PAGE_SIZE, "return_full_object": "true"}
+    first = await proxy.get("/key/list", {**params, "page": 1})
+    pages = [first]
+    if (first.get("total_pages") or 1) - 1 <= len(wanted):
+        more = range(2, (first.get("total_pages") or 1) + 1)
+        pages += await _gather_bounded(concurrency, (proxy.get("/key/list", {**params, "page": n}) for n in more))
+    else:
+        pages = await _gather_bounded(
+            concurrency, (proxy.get("/key/list", {**params, "page": 1, "key_alias": a}) for a in sorted(wanted))
+        )
+    found = {}
+    for page in pages:
+        for row in page.get("keys", []):
+            if isinstance(row, dict) and row.get("key_alias") in wanted:
+                found[row["key_alias"]] = row["token"]
+    return found
+
+
+async def _revoke_hashes(proxy: AsyncProxyClient, hashes: list[str]) -> None:
+    try:
+        await proxy.post("/key/delete", {"keys": hashes}, idempotent=True)
+    except ProxyError as error:
+        if error.status != 404:  # already gone is what we wanted
+            raise
+
+
+async def _mint(proxy: AsyncProxyClient, spec: KeySpec, existing: dict[str, str], rotate: bool, dry_run: bool) -> KeyResult:
+    alias = spec.alias
+    old = existing.get(alias) if alias else None
+    if old and not rotate:
+        return KeyResult(spec.where, alias, "exists", token_id=old)
+    if dry_run:
+        return KeyResult(spec.where, alias, "would-rotate" if old else "would-create", token_id=old)
+    try:
+        if old:
+            await _revoke_hashes(proxy, [old])
+        answer = await proxy.post("/key/generate", spec.request, idempotent=False)
+    except ProxyError as error:
+        if error.status == 400 and ALIAS_TAKEN in error.detail:  # created meanwhile by someone else
+            return KeyResult(spec.where, alias, "exists")
+        if error.ambiguous:
+            hint = "; check `opsctl keys list --alias` and re-run with --rotate if it exists" if alias else ""
+            return KeyResult(spec.where, alias, "unknown", error=error.message + hint)
+        return KeyResult(spec.where, alias, "failed", error=error.message)
+    return KeyResult(spec.where, alias, "rotated" if old else "created", token_id=answer.get("token_id"), key=answer.get("key"))
+
+
+async def _create_all(settings, specs, rotate, dry_run, concurrency, on_result) -> list[KeyResult]:
+    async with AsyncProxyClient(settings, max_connections=concurrency) as proxy:
+        aliases = [spec.alias for spec in specs if spec.alias]
+        existing = await existing_aliases(proxy, aliases, concurrency)
+
+        async def one(spec: KeySpec) -> KeyResult:
+            result = await _mint(proxy, spec, existing, rotate, dry_run)
+            on_result(result)
+            return result
+
+        return await _gather_bounded(concurrency, (one(spec) for spec in specs))
+
+
+def create_keys(
+    settings: Settings,
+    specs: list[KeySpec],
+    *,
+    rotate: bool = False,
+    dry_run: bool = False,
+    concurrency: int = 16,
+    on_result: Callable[[KeyResult], None] = lambda result: None,
+) -> list[KeyResult]:
+    """Create every spec (teams checked first); one KeyResult per spec, in order."""
+    teams = {spec.request["team_id"] for spec in specs if spec.request.get("team_id")}
+    if teams:
+        with ProxyClient(settings) as proxy:
+            check_teams(proxy, teams)
+    return asyncio.run(_create_all(settings, specs, rotate, dry_run, concurrency, on_result))
+
+
+def list_keys(proxy: ProxyClient, team: str | None = None, alias: str | None = None) -> list[dict]:
+    """Every key (page by page), filtered by team and/or alias."""
+    params: dict[str, Any] = {"size": PAGE_SIZE, "return_full_object": "true"}
+    if team:
+        params["team_id"] = team
+    if alias:
+        params["key_alias"] = alias
+    rows, page = [], 1
+    while True:
+        answer = proxy.get("/key/list", {**params, "page": page})
+        rows += [public_row(row) for row in answer.get("keys", []) if isinstance(row, dict)]
+        if page >= (answer.get("total_pages") or 0):
+            return rows
+        page += 1
+
+
+def get_key(proxy: ProxyClient, token: str) -> dict | None:
+    """The key's row by hash (so a plaintext key never goes on the wire), or None."""
+    try:
+        answer = proxy.get("/key/info", {"key": token})
+    except ProxyError as error:
+        if error.status == 404:
+            return None
+        raise
+    info = answer.get("info") or {}
+    return {"token": token, **{name: info.get(name) for name in LIST_FIELDS if name != "token"}, "status": info.get("status")}
+
+
+def key_info(proxy: ProxyClient, key_or_hash: str) -> dict:
+    token = key_hash(key_or_hash)
+    row = get_key(proxy, token)
+    if row is None:
+        raise OpsctlError(f"no key with hash {token[:12]}…", ExitCode.FAILED)
+    return row
+
+
+def find_targets(proxy: ProxyClient, keys: list[str], aliases: list[str]) -> tuple[list[dict], list[str]]:
+    """Rows to revoke, and the targets that matched nothing (shown as hash prefix or alias)."""
+    found, missing = [], []
+    for token in (key_hash(key) for key in keys):
+        row = get_key(proxy, token)
+        if row is None:
+            missing.append(f"{token[:12]}…")
+        else:
+            found.append(row)
+    for alias in aliases:
+        rows = list_keys(proxy, alias=alias)
+        if rows:
+            found += rows
+        else:
+            missing.append(alias)
+    unique = {row["token"]: row for row in found}
+    return list(unique.values()), missing
+
+
+def revoke(proxy: ProxyClient, rows: list[dict]) -> None:
+    """Delete by hash; a key that is already gone counts as revoked."""
+    try:
+        proxy.post("/key/delete", {"keys": [row["token"] for row in rows]}, idempotent=True)
+    except ProxyError as error:
+        if error.status != 404:
+            raise

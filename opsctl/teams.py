@@ -1,0 +1,93 @@
+"""Teams through the LiteLLM admin API: create (with the policy's team defaults), list, info.
+
+With a caller-chosen team id, creating is idempotent: an id that exists is
+reported, not changed, and a retried POST cannot make a second team
+because LiteLLM refuses a duplicate id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from opsctl.errors import ExitCode, OpsctlError
+from opsctl.proxy_client import ProxyClient, ProxyError
+
+# option name -> /team/new field
+REQUEST_FIELDS = {
+    "team_id": "team_id",
+    "alias": "team_alias",
+    "models": "models",
+    "max_budget": "max_budget",
+    "budget_duration": "budget_duration",
+    "rpm": "rpm_limit",
+    "tpm": "tpm_limit",
+    "metadata": "metadata",
+}
+SHOWN_FIELDS = ("team_id", "team_alias", "models", "rpm_limit", "tpm_limit", "max_budget",
+                "budget_duration", "spend", "blocked", "metadata", "created_at")
+ID_TAKEN = "already exists"
+
+
+def build_team_request(defaults: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """The /team/new body: the policy's team defaults, then the options that were given."""
+    body = dict(defaults)
+    for name, value in options.items():
+        if value not in (None, (), [], {}):
+            body[REQUEST_FIELDS[name]] = list(value) if isinstance(value, tuple) else value
+    return body
+
+
+def shown(team: dict) -> dict:
+    return {name: team.get(name) for name in SHOWN_FIELDS}
+
+
+def get_team(proxy: ProxyClient, team_id: str) -> dict | None:
+    """/team/info's answer for a team, or None when it does not exist."""
+    try:
+        return proxy.get("/team/info", {"team_id": team_id})
+    except ProxyError as error:
+        if error.status == 404:
+            return None
+        raise
+
+
+@dataclass(frozen=True)
+class TeamResult:
+    status: str  # created | exists | would-create
+    team: dict
+    request: dict
+
+    def public(self) -> dict:
+        return {"status": self.status, "team": shown(self.team), "request": self.request}
+
+
+def create_team(proxy: ProxyClient, request: dict, dry_run: bool = False) -> TeamResult:
+    team_id = request.get("team_id")
+    if team_id:
+        found = get_team(proxy, team_id)
+        if found is not None:
+            return TeamResult("exists", found.get("team_info") or {}, request)
+    if dry_run:
+        return TeamResult("would-create", dict(request), request)
+    try:
+        # Safe to retry only with a fixed id: a duplicate id is refused, never a second team.
+        team = proxy.post("/team/new", request, idempotent=bool(team_id))
+    except ProxyError as error:
+        if team_id and error.status == 400 and ID_TAKEN in error.detail:
+            found = get_team(proxy, team_id) or {}
+            return TeamResult("exists", found.get("team_info") or {}, request)
+        raise
+    return TeamResult("created", team, request)
+
+
+def list_teams(proxy: ProxyClient) -> list[dict]:
+    return [{**shown(team), "keys": len(team.get("keys") or [])} for team in proxy.get("/team/list") or []]
+
+
+def team_info(proxy: ProxyClient, team_id: str) -> dict:
+    found = get_team(proxy, team_id)
+    if found is None:
+        raise OpsctlError(f"no team with id {team_id!r}", ExitCode.FAILED)
+    keys = [{"key_alias": key.get("key_alias"), "token": key.get("token")} for key in found.get("keys") or []]
+    return {**shown(found.get("team_info") or {}), "keys": keys}

@@ -1,0 +1,416 @@
+"""A wire-level fake of LiteLLM's admin routes, for tests and bench/keys.py.
+
+A real HTTP server on 127.0.0.1 (one thread per connection) that keeps
+state and validates every request body with LiteLLM's own request models
+from the pinned litellm (GenerateKeyRequest, NewTeamRequest, KeyRequest).
+Answers copy the route handlers in litellm/proxy/management_endpoints/
+(key_management_endpoints.py, team_endpoints.py) of litellm 1.108.7: the
+same response models, status codes and error bodies, including LiteLLM's
+habit of sending `str({"error": ...})` as the ProxyException message.
+
+Stricter than LiteLLM in one way: a body field the request model does not
+know is a 422 here (LiteLLM ignores it silently, which would hide a typo).
+
+Fault injection: `latency` (seconds per request), `inject(path, kind, times,
+alias=...)` with kind "503" (answer 503, do nothing), "drop" (close the
+connection, do nothing) or "drop_after" (do the work, then close the
+connection without an answer: the ambiguous case), and `db_connected=False`
+(every management route answers as LiteLLM does without a database).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from pydantic import BaseModel, ValidationError  # noqa: E402
+
+from litellm.proxy._types import (  # noqa: E402
+    GenerateKeyRequest,
+    GenerateKeyResponse,
+    KeyRequest,
+    LiteLLM_TeamTable,
+    NewTeamRequest,
+    UserAPIKeyAuth,
+)
+from litellm.types.proxy.common_proxy_errors import CommonProxyErrors  # noqa: E402
+
+DB_NOT_CONNECTED = CommonProxyErrors.db_not_connected_error.value
+DURATION = re.compile(r"^(\d+)(s|m|h|d|w)$")
+DURATION_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def hash_token_if_needed(token: str) -> str:
+    return hash_token(token) if token.startswith("sk-") else token
+
+
+class Reply(Exception):
+    """An answer other than 200, raised from a route (like HTTPException/ProxyException)."""
+
+    def __init__(self, status: int, body):
+        self.status = status
+        self.body = body
+
+
+def proxy_exception(status: int, message, type_: str = "internal_server_error", param=None) -> Reply:
+    """LiteLLM's ProxyException body; `message` is str()-ed as LiteLLM does."""
+    return Reply(status, {"error": {"message": str(message), "type": type_, "param": param, "code": str(status)}})
+
+
+def validation_error(errors: list[dict]) -> Reply:
+    return Reply(422, {"detail": [{"type": e["type"], "loc": list(e["loc"]), "msg": e["msg"]} for e in errors]})
+
+
+def parse_body(model: type[BaseModel], raw: bytes) -> BaseModel:
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        raise validation_error([{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error"}]) from None
+    if not isinstance(body, dict):
+        raise validation_error([{"type": "model_attributes_type", "loc": ("body",), "msg": "Input should be an object"}])
+    unknown = sorted(set(body) - set(model.model_fields))
+    if unknown:
+        raise validation_error(
+            [{"type": "extra_forbidden", "loc": ("body", name), "msg": "unknown field (LiteLLM would ignore it)"} for name in unknown]
+        )
+    try:
+        return model.model_validate(body)
+    except ValidationError as error:
+        raise validation_error([{**e, "loc": ("body", *e["loc"])} for e in error.errors()]) from None
+
+
+def query_int(query: dict, name: str, default: int, low: int, high: int | None = None) -> int:
+    raw = query.get(name, [str(default)])[0]
+    try:
+        value = int(raw)
+    except ValueError:
+        raise validation_error([{"type": "int_parsing", "loc": ("query", name), "msg": "Input should be a valid integer"}]) from None
+    if value < low or (high is not None and value > high):
+        raise validation_error([{"type": "less_than_equal", "loc": ("query", name), "msg": f"Input should be between {low} and {high}"}])
+    return value
+
+
+@dataclass
+class Fault:
+    path: str
+    kind: str  # "503" | "drop" | "drop_after"
+    times: int
+    alias: str | None = None  # only requests for this key_alias / team_id
+
+
+@dataclass
+class Seen:
+    """One request as the server saw it (the Authorization header left out)."""
+
+    method: str
+    path: str
+    query: dict
+    body: dict | None
+    authorized: bool
+
+
+class FakeAdmin:
+    """`with FakeAdmin(master_key) as fake: ... fake.url ...`"""
+
+    def __init__(self, master_key: str = "sk-fake-master-0123456789", latency: float = 0.0):
+        self.master_key = master_key
+        self.latency = latency
+        self.db_connected = True
+        self.keys: dict[str, dict] = {}  # token hash -> row
+        self.teams: dict[str, dict] = {}  # team_id -> row
+        self.faults: list[Fault] = []
+        self.requests: list[Seen] = []
+        self._lock = threading.Lock()
+        self._sequence = 0
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle --------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> "FakeAdmin":
+        fake = self
+
+        class Handler(_Handler):
+            admin = fake
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._server.request_queue_size = 128
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def __enter__(self) -> "FakeAdmin":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- test helpers -----------------------------------------------------
+
+    def inject(self, path: str, kind: str, times: int = 1, alias: str | None = None) -> None:
+        assert kind in ("503", "drop", "drop_after")
+        with self._lock:
+            self.faults.append(Fault(path, kind, times, alias))
+
+    def seen(self, path: str, method: str | None = None) -> list[Seen]:
+        return [r for r in self.requests if r.path == path and (method is None or r.method == method)]
+
+    def key_aliases(self) -> list[str]:
+        return sorted(row["key_alias"] for row in self.keys.values() if row.get("key_alias"))
+
+    def add_team(self, team_id: str, **fields) -> None:
+        with self._lock:
+            self._create_team(NewTeamRequest(team_id=team_id, **fields))
+
+    def _take_fault(self, path: str, body: dict | None) -> Fault | None:
+        alias = (body or {}).get("key_alias") or (body or {}).get("team_id")
+        with self._lock:
+            for fault in self.faults:
+                if fault.path == path and fault.times > 0 and fault.alias in (None, alias):
+                    fault.times -= 1
+                    return fault
+        return None
+
+    def _next_time(self) -> datetime:
+        self._sequence += 1
+        return datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=self._sequence)
+
+    # -- routes (run under the lock) ---------------------------------------
+
+    def route(self, method: str, path: str, query: dict, raw: bytes):
+        routes = {
+            ("POST", "/key/generate"): self.key_generate,
+            ("GET", "/key/info"): self.key_info,
+            ("GET", "/key/list"): self.key_list,
+            ("POST", "/key/delete"): self.key_delete,
+            ("POST", "/team/new"): self.team_new,
+            ("GET", "/team/info"): self.team_info,
+            ("GET", "/team/list"): self.team_list,
+        }
+        handler = routes.get((method, path))
+        if handler is None:
+            raise Reply(404, {"detail": "Not Found"})
+        return handler(query, raw)
+
+    def key_generate(self, query, raw):
+        data = parse_body(GenerateKeyRequest, raw)
+        if not self.db_connected:
+            raise proxy_exception(500, {"error": DB_NOT_CONNECTED})
+        if data.max_budget is not None and data.max_budget < 0:
+            raise proxy_exception(400, {"error": f"max_budget must be a non-negative finite number. Received: {data.max_budget}"})
+        # A proxy admin may name a team that does not exist: LiteLLM mints the key anyway.
+        if data.key_alias is not None and any(row.get("key_alias") == data.key_alias for row in self.keys.values()):
+            raise proxy_exception(
+                400,
+                f"Key with alias '{data.key_alias}' already exists. Unique key aliases across all keys are required.",
+                "bad_request_error",
+                "key_alias",
+            )
+        now = self._next_time()
+        plaintext = "sk-" + secrets.token_urlsafe(16)
+        token = hash_token(plaintext)
+        expires = None
+        if data.duration:
+            match = DURATION.match(data.duration)
+            if match is None:
+                raise proxy_exception(500, f"Invalid duration format: {data.duration}")
+            expires = now + timedelta(seconds=int(match.group(1)) * DURATION_SECONDS[match.group(2)])
+        row = {
+            "token": token,
+            "key_name": f"sk-...{plaintext[-4:]}",
+            "key_alias": data.key_alias,
+            "team_id": data.team_id,
+            "user_id": data.user_id,
+            "models": data.models or [],
+            "max_budget": data.max_budget,
+            "budget_duration": data.budget_duration,
+            "rpm_limit": data.rpm_limit,
+            "tpm_limit": data.tpm_limit,
+            "metadata": data.metadata or {},
+            "expires": expires,
+            "spend": 0.0,
+            "blocked": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        self.keys[token] = row
+        response = GenerateKeyResponse.model_validate({**row, "key": plaintext, "token_id": token, "token": None})
+        response.token = response.token_id
+        return response.model_dump(mode="json")
+
+    def key_info(self, query, raw):
+        if not self.db_connected:
+            raise proxy_exception(500, "Database not connected. Connect a database to your proxy - https://docs.litellm.ai/docs/simple_proxy#managing-auth---virtual-keys")
+        key = query.get("key", [None])[0]
+        row = self.keys.get(hash_token_if_needed(key)) if key else None
+        if row is None:
+            raise proxy_exception(404, "Key not found in database", "not_found_error", "key")
+        info = {k: v for k, v in row.items() if k != "token"}
+        info["status"] = "active"
+        return {"key": key, "info": json.loads(json.dumps(info, default=str))}
+
+    def key_list(self, query, raw):
+        page = query_int(query, "page", 1, 1)
+        size = query_int(query, "size", 10, 1, 100)
+        if not self.db_connected:
+            raise proxy_exception(500, "Database not connected")
+        rows = [
+            row
+            for row in self.keys.values()
+            if all(query.get(name, [None])[0] in (None, row.get(field)) for name, field in
+                   (("team_id", "team_id"), ("key_alias", "key_alias"), ("key_hash", "token")))
+        ]
+        rows.sort(key=lambda row: (row["created_at"], row["token"]), reverse=True)
+        chunk = rows[(page - 1) * size : page * size]
+        full = query.get("return_full_object", ["false"])[0].lower() == "true"
+        keys = [UserAPIKeyAuth(**row).model_dump(mode="json") if full else row["token"] for row in chunk]
+        return {"keys": keys, "total_count": len(rows), "current_page": page, "total_pages": -(-len(rows) // size)}
+
+    def key_delete(self, query, raw):
+        data = parse_body(KeyRequest, raw)
+        if not self.db_connected:
+            raise proxy_exception(500, "Not connected to DB!")
+        if data.keys:
+            tokens = [hash_token_if_needed(key) for key in data.keys]
+            echoed = data.keys
+        else:
+            tokens = [token for token, row in self.keys.items() if row.get("key_alias") in data.key_aliases]
+            echoed = data.key_aliases
+        found = [token for token in tokens if token in self.keys]
+        if not found:
+            raise proxy_exception(404, {"error": "No keys found"})
+        for token in found:
+            del self.keys[token]
+        return {"deleted_keys": echoed}
+
+    def _create_team(self, data: NewTeamRequest) -> dict:
+        now = self._next_time()
+        row = data.model_dump(exclude_none=True)
+        row.update(team_id=data.team_id or secrets.token_hex(16), spend=0.0, created_at=now, updated_at=now)
+        team = LiteLLM_TeamTable.model_validate(row).model_dump(mode="json")
+        self.teams[team["team_id"]] = team
+        return team
+
+    def team_new(self, query, raw):
+        data = parse_body(NewTeamRequest, raw)
+        if not self.db_connected:
+            raise proxy_exception(500, {"error": "No db connected"})
+        if data.max_budget is not None and data.max_budget < 0:
+            raise proxy_exception(400, {"error": f"max_budget must be a non-negative finite number. Received: {data.max_budget}"})
+        if data.team_id is not None and data.team_id in self.teams:
+            raise proxy_exception(400, {"error": f"Team id = {data.team_id} already exists. Please use a different team id."})
+        return self._create_team(data)
+
+    def team_info(self, query, raw):
+        if not self.db_connected:
+            raise proxy_exception(500, {"error": "Database not connected. Connect a database to your proxy - https://docs.litellm.ai/docs/simple_proxy#managing-auth---virtual-keys"})
+        team_id = query.get("team_id", [None])[0]
+        if team_id is None:
+            raise proxy_exception(422, {"message": "Malformed request. No team id passed in."}, "auth_error", "None")
+        team = self.teams.get(team_id)
+        if team is None:
+            raise proxy_exception(404, {"message": f"Team not found, passed team id: {team_id}."}, "auth_error", "None")
+        keys = [json.loads(json.dumps(row, default=str)) for row in self.keys.values() if row.get("team_id") == team_id]
+        return {"team_id": team_id, "team_info": team, "keys": keys, "team_memberships": []}
+
+    def team_list(self, query, raw):
+        if not self.db_connected:
+            raise Reply(400, {"detail": {"error": DB_NOT_CONNECTED}})
+        teams = sorted(self.teams.values(), key=lambda team: team.get("team_alias") or "")
+        return [
+            {**team, "team_memberships": [], "keys": [json.loads(json.dumps(row, default=str)) for row in self.keys.values() if row.get("team_id") == team["team_id"]]}
+            for team in teams
+        ]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    admin: FakeAdmin
+
+    def log_message(self, *args) -> None:  # keep test output clean
+        pass
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def _serve(self, method: str) -> None:
+        admin = self.admin
+        parts = urlsplit(self.path)
+        query = parse_qs(parts.query)
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        authorized = self.headers.get("Authorization") == f"Bearer {admin.master_key}"
+        with admin._lock:
+            admin.requests.append(Seen(method, parts.path, query, body, authorized))
+        if admin.latency:
+            time.sleep(admin.latency)
+        fault = admin._take_fault(parts.path, body)
+        if fault is not None and fault.kind == "drop":
+            self.close_connection = True
+            return
+        if fault is not None and fault.kind == "503":
+            self._send(503, {"error": {"message": "upstream unavailable (injected)", "code": "503"}})
+            return
+        try:
+            if not authorized:
+                raise self._auth_error()
+            with admin._lock:
+                status, answer = 200, admin.route(method, parts.path, query, raw)
+        except Reply as reply:
+            status, answer = reply.status, reply.body
+        if fault is not None and fault.kind == "drop_after":
+            self.close_connection = True
+            return
+        self._send(status, answer)
+
+    def _auth_error(self) -> Reply:
+        header = self.headers.get("Authorization")
+        if not header:
+            return proxy_exception(401, "Authentication Error, No api key passed in.", "auth_error", "None")
+        token = header.removeprefix("Bearer ").strip()
+        return proxy_exception(
+            401,
+            f"Authentication Error, Invalid proxy server token passed. key={hash_token_if_needed(token)}, not found in db. Create key via `/key/generate` call.",
+            "auth_error",
+            "None",
+        )
+
+    def _send(self, status: int, body) -> None:
+        payload = json.dumps(body, default=str).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
