@@ -78,10 +78,10 @@ def _pattern_regex(pattern: str) -> re.Pattern:
 
 
 def _line_of(text: str, key: str, start: int = 0) -> int:
-    """1-based line of the first `key =` at or after line `start` (for error messages)."""
+    """1-based line of the first `key =`, `[key]` or `[[key]]` at or after line `start` (for error messages)."""
     lines = text.splitlines()
     for number, line in enumerate(lines[start:], start=start + 1):
-        if re.match(rf"\s*{re.escape(key)}\s*=", line):
+        if re.match(rf"\s*({re.escape(key)}\s*=|\[\[?\s*{re.escape(key)}\s*\]\]?)", line):
             return number
     return start + 1
 
@@ -142,7 +142,7 @@ def parse_policy(text: str, source: str) -> Policy:
         raise _fail(source, int(line.group(1)) if line else 1, f"not valid TOML: {error}") from None
     for key in data:
         if key not in TOP_LEVEL:
-            raise _fail(source, _line_of(text, key) if "=" in text else 1, f"unknown key {key!r} (allowed: keys, teams, tiers)")
+            raise _fail(source, _line_of(text, key), f"unknown key {key!r} (allowed: keys, teams, tiers)")
     key_defaults = _check_defaults(source, text, "keys", data.get("keys", {}))
     team_defaults = _check_defaults(source, text, "teams", data.get("teams", key_defaults))
     tiers = data.get("tiers", [])
