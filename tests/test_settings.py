@@ -1,0 +1,97 @@
+"""Settings: source precedence, .env and ~/.007, LITELLM_MODE=PRODUCTION, and `opsctl config show`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from opsctl.cli import cli
+from opsctl.errors import OpsctlError
+from opsctl.settings import load_settings
+
+MASTER_KEY = "sk-master-0123456789abcdef"
+
+
+def show(*args: str) -> tuple[dict, str]:
+    result = CliRunner().invoke(cli, [*args, "config", "show", "--json"])
+    assert result.exit_code == 0, result.output
+    assert MASTER_KEY not in result.output and "dbpass-secret" not in result.output
+    return {row["name"]: row for row in json.loads(result.stdout)}, result.stderr
+
+
+def test_config_show_masks_secrets_and_reports_sources(tmp_path, monkeypatch):
+    monkeypatch.setenv("LITELLM_MASTER_KEY", MASTER_KEY)
+    (tmp_path / ".env").write_text("DATABASE_URL=postgresql://litellm:dbpass-secret@db:5432/litellm\n")
+    rows, _ = show("--proxy-url", "http://127.0.0.1:4100")
+    assert rows["master_key"] == {"name": "master_key", "env": "LITELLM_MASTER_KEY", "value": "sk-****",
+                                  "source": "environment"}
+    assert (rows["database_url"]["value"], rows["database_url"]["source"]) == ("pos****", ".env")
+    assert (rows["proxy_url"]["value"], rows["proxy_url"]["source"]) == ("http://127.0.0.1:4100", "option")
+    assert (rows["stack_dir"]["value"], rows["stack_dir"]["source"]) == (".", "default")
+    assert (rows["policy_file"]["value"], rows["policy_file"]["source"]) == (None, "default")
+
+
+def test_config_show_table_never_prints_the_secret(monkeypatch):
+    monkeypatch.setenv("LITELLM_MASTER_KEY", MASTER_KEY)
+    result = CliRunner().invoke(cli, ["config", "show"])
+    assert result.exit_code == 0
+    assert "LITELLM_MASTER_KEY" in result.stdout and "sk-****" in result.stdout
+    assert MASTER_KEY not in result.output
+
+
+def test_real_environment_beats_dotenv_which_beats_secrets_file(tmp_path, isolated_env, monkeypatch):
+    (isolated_env / ".007").write_text("LITELLM_MASTER_KEY=from-007-xxxxxxxx\nOPSCTL_STACK_DIR=/srv/007\n"
+                                       "COMPOSE_PROJECT_NAME=from007\n")
+    (isolated_env / ".007").chmod(0o600)
+    (tmp_path / ".env").write_text("LITELLM_MASTER_KEY=from-dotenv-xxxxxxx\nOPSCTL_STACK_DIR=/srv/dotenv\n")
+    monkeypatch.setenv("LITELLM_MASTER_KEY", "from-environment-xx")
+    settings = load_settings()
+    assert settings.master_key == "from-environment-xx" and settings.source_of("master_key") == "environment"
+    assert settings.stack_dir == "/srv/dotenv" and settings.source_of("stack_dir") == ".env"
+    assert settings.compose_project == "from007" and settings.source_of("compose_project") == "~/.007"
+    assert settings.warnings == ()
+    # and an option beats them all
+    assert load_settings({"master_key": "from-option-xxxxxx"}).source_of("master_key") == "option"
+
+
+def test_production_mode_skips_dotenv_but_reads_secrets_file(tmp_path, isolated_env, monkeypatch):
+    (tmp_path / ".env").write_text("DATABASE_URL=postgresql://from-dotenv/db\n")
+    (tmp_path / "other.env").write_text("DATABASE_URL=postgresql://from-other/db\n")
+    (isolated_env / ".007").write_text("LITELLM_MASTER_KEY=from-007-xxxxxxxx\n")
+    (isolated_env / ".007").chmod(0o600)
+    monkeypatch.setenv("LITELLM_MODE", "PRODUCTION")
+    settings = load_settings()
+    assert settings.database_url is None
+    assert settings.master_key == "from-007-xxxxxxxx"
+    rows, stderr = show("--env-file", "other.env")
+    assert rows["database_url"]["value"] is None
+    assert "Warning: LITELLM_MODE=PRODUCTION: ignoring other.env" in stderr
+
+
+def test_env_file_option_replaces_dotenv(tmp_path):
+    (tmp_path / ".env").write_text("OPSCTL_STACK_DIR=/from/dotenv\n")
+    (tmp_path / "other.env").write_text("OPSCTL_STACK_DIR=/from/other\n")
+    settings = load_settings(env_file="other.env")
+    assert (settings.stack_dir, settings.source_of("stack_dir")) == ("/from/other", "other.env")
+
+
+def test_missing_env_file_is_a_usage_error():
+    result = CliRunner().invoke(cli, ["--env-file", "nope.env", "config", "show"])
+    assert result.exit_code == 2
+    assert "Error: env file not found: nope.env" in result.stderr
+    with pytest.raises(OpsctlError):
+        load_settings(env_file="nope.env")
+
+
+@pytest.mark.parametrize(("mode", "warned"), [(0o644, True), (0o640, True), (0o600, False)])
+def test_secrets_file_readable_by_others_is_warned_about(isolated_env, mode, warned):
+    secrets = isolated_env / ".007"
+    secrets.write_text(f"LITELLM_MASTER_KEY={MASTER_KEY}\n")
+    secrets.chmod(mode)
+    rows, stderr = show()
+    assert rows["master_key"]["source"] == "~/.007"
+    expected = f"Warning: {secrets} is readable by group or others (mode {mode:04o}); run: chmod 600 {secrets}"
+    assert (expected in stderr.splitlines()) is warned
+    assert ("Warning" in stderr) is warned
