@@ -202,7 +202,7 @@ def load_plan(database_url: str, policy: Policy) -> Plan:
         return make_plan(fetch_deployments(connection), policy)
 
 
-def _numeric(value: float) -> Decimal:
+def as_json_number(value: float) -> Decimal:
     # Decimal keeps 30 as the JSON number 30 (a float would become 30.0).
     return Decimal(str(value))
 
@@ -223,7 +223,7 @@ def apply_plan(database_url: str, plan: Plan, backup_path: Path) -> ApplyResult:
             (
                 UPDATED_BY,
                 ids,
-                [_numeric(a.new_timeout) for a in changes],
+                [as_json_number(a.new_timeout) for a in changes],
                 [a.new_num_retries for a in changes],
                 [a.deployment.updated_at for a in changes],
                 [a.deployment.digest for a in changes],
