@@ -18,8 +18,9 @@ import asyncio
 import random
 import re
 import time
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, AsyncIterator, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -239,6 +240,22 @@ class AsyncProxyClient:
 
     async def post(self, path: str, body: Any = None, *, auth: bool = True, idempotent: bool = False) -> Any:
         return await self.request("POST", path, json=body, auth=auth, idempotent=idempotent)
+
+    @asynccontextmanager
+    async def stream(self, method: str, path: str, *, json=None, auth: bool = True, idempotent: bool = False) -> AsyncIterator[httpx.Response]:
+        """One attempt, no retry: the 2xx response with its headers, body unread
+        (SSE, or when headers matter). A non-2xx answer, or a transport error
+        while connecting or reading the body, raises ProxyError as request() does."""
+        core = self._core
+        headers = core.headers(auth)
+        try:
+            async with self._http.stream(method, path, json=json, headers=headers) as response:
+                if not 200 <= response.status_code < 300:
+                    await response.aread()
+                    core.result(response, method, path, idempotent)
+                yield response
+        except httpx.TransportError as error:
+            raise core.transport_error(error, method, path, idempotent) from None
 
     async def request(self, method: str, path: str, *, params=None, json=None, auth: bool = True, idempotent: bool) -> Any:
         core = self._core

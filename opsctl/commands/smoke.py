@@ -1,0 +1,124 @@
+"""`opsctl smoke`, `opsctl smoke health`, `opsctl smoke probe`."""
+
+import click
+from click.core import ParameterSource
+
+from opsctl.cli import pass_settings
+from opsctl.output import emit_json, json_option, status
+
+MODES = ("chat", "embedding", "rerank")
+
+HEALTH_OPTIONS = [
+    click.option("--expect-db/--no-expect-db", default=None,
+                 help="Require readiness to report the database connected.  [default: when DATABASE_URL is set]"),
+]
+PROBE_OPTIONS = [
+    click.option("--model", "models", multiple=True, metavar="NAME", help="Probe only this model group (repeatable)."),
+    click.option("--mode", type=click.Choice(MODES), help="Probe only model groups of this mode."),
+    click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True,
+                 help="Model groups probed at once."),
+    click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+                 help="Seconds allowed per model group and attempt."),
+    click.option("--retries", type=click.IntRange(0, 5), default=0, show_default=True,
+                 help="Extra attempts for a model group that failed."),
+]
+
+
+def _options(options):
+    def decorate(func):
+        for option in reversed(options):
+            func = option(func)
+        return func
+    return decorate
+
+
+def _execute(settings, as_json: bool, *, health: bool, probe: bool, expect_db=None, **probe_options) -> None:
+    import asyncio
+
+    from opsctl.smoke.report import LiveProbeView, print_health, print_probe
+    from opsctl.smoke.run import run_smoke
+
+    with LiveProbeView() as view:
+        run = asyncio.run(run_smoke(settings, health=health, probe=probe, expect_db=expect_db,
+                                    on_start=view.start, on_update=view.update, **probe_options))
+    if as_json:
+        emit_json(run.to_dict())
+    else:
+        if run.health:
+            print_health(run.health)
+        if run.probe:
+            print_probe(run.probe)
+    if probe and run.probe is None:
+        status("Models not probed: the proxy is not ready.")
+    click.get_current_context().exit(int(run.exit_code))
+
+
+def _pass_options_down(ctx: click.Context) -> None:
+    """`opsctl smoke --json probe` means `opsctl smoke probe --json`."""
+    given = {name: value for name, value in ctx.params.items()
+             if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT}
+    accepted = {param.name for param in smoke.commands[ctx.invoked_subcommand].params}
+    misplaced = sorted(set(given) - accepted)
+    if misplaced:
+        names = ", ".join("--" + name.replace("_", "-").replace("models", "model") for name in misplaced)
+        raise click.UsageError(f"{names} does not apply to `smoke {ctx.invoked_subcommand}`")
+    ctx.default_map = {ctx.invoked_subcommand: given}
+
+
+@click.group(invoke_without_command=True)
+@_options(HEALTH_OPTIONS + PROBE_OPTIONS)
+@json_option
+@pass_settings
+@click.pass_context
+def smoke(ctx, settings, as_json, **options):
+    """Check the running proxy: health and hardening, then one real request per model group.
+
+    Alone it runs both halves; `smoke health` or `smoke probe` runs one.
+    Exit codes: 0 all healthy, 1 a model failed or a protected route is
+    open, 2 usage error, 3 proxy (or health app) unreachable or not ready,
+    4 master key rejected.
+
+    \b
+    Examples:
+      opsctl smoke
+      opsctl smoke --json | jq '.probe.models[] | select(.status != "ok")'
+      opsctl smoke probe --mode chat --timeout 10 --retries 1
+    """
+    if ctx.invoked_subcommand is not None:
+        _pass_options_down(ctx)
+        return
+    _execute(settings, as_json, health=True, probe=True, **options)
+
+
+@smoke.command(name="health")
+@_options(HEALTH_OPTIONS)
+@json_option
+@pass_settings
+def smoke_health(settings, as_json, expect_db):
+    """Check the public health routes on the proxy (and the health app, when
+    OPSCTL_HEALTH_URL is set) and that protected routes refuse a request
+    without a key. Needs no master key.
+
+    \b
+    Examples:
+      opsctl smoke health
+      OPSCTL_HEALTH_URL=http://127.0.0.1:4001 opsctl smoke health --expect-db --json
+    """
+    _execute(settings, as_json, health=True, probe=False, expect_db=expect_db)
+
+
+@smoke.command(name="probe")
+@_options(PROBE_OPTIONS)
+@json_option
+@pass_settings
+def smoke_probe(settings, as_json, **options):
+    """Send each model group the smallest real request its mode allows and
+    report status, latency, time to first token, the deployment that answered
+    and whether a fallback served it. Needs the master key.
+
+    \b
+    Examples:
+      opsctl smoke probe
+      opsctl smoke probe --model chat-default --model embeddings-default --json
+    """
+    _execute(settings, as_json, health=False, probe=True, **options)

@@ -1,0 +1,2 @@
+"""`opsctl smoke`: is the gateway up, ready and locked down (health), and does
+every model group answer a real request (probe)? Plain modules, no click."""

@@ -1,0 +1,42 @@
+"""One smoke run: health first, then the probe (skipped when the proxy is not
+ready: there is nothing to probe), and the exit code of the whole."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from opsctl.settings import Settings
+from opsctl.smoke.codes import SmokeExit, worst
+from opsctl.smoke.health import HealthReport, check_health
+from opsctl.smoke.probe import ProbeReport, run_probe
+
+
+@dataclass
+class SmokeRun:
+    health: HealthReport | None
+    probe: ProbeReport | None
+
+    @property
+    def exit_code(self) -> SmokeExit:
+        return worst(*(report.exit_code for report in (self.health, self.probe) if report is not None))
+
+    def to_dict(self) -> dict:
+        return {
+            "exit_code": int(self.exit_code),
+            "health": self.health.to_dict() if self.health else None,
+            "probe": self.probe.to_dict() if self.probe else None,
+        }
+
+
+async def run_smoke(settings: Settings, *, health: bool = True, probe: bool = True, expect_db: bool | None = None,
+                    **probe_options) -> SmokeRun:
+    """`expect_db=None`: readiness must show the database connected when DATABASE_URL is set."""
+    if probe:
+        settings.require_master_key()  # fail before any request, not halfway through
+    if expect_db is None:
+        expect_db = bool(settings.database_url)
+    health_report = await check_health(settings, expect_db) if health else None
+    if health_report is not None and not health_report.ready:
+        return SmokeRun(health_report, None)
+    probe_report = await run_probe(settings, **probe_options) if probe else None
+    return SmokeRun(health_report, probe_report)
