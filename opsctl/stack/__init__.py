@@ -1,0 +1,1 @@
+"""The reference stack: packaged templates and `opsctl init`'s renderer."""
