@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 
 from tests.db.conftest import DEPLOYMENTS, EXPECTED, stored_params
 from tests.support.litellm_db import load_deployments, raw_rows
@@ -124,3 +130,27 @@ def test_status_lists_compliance(seeded, run):
     run("--database-url", seeded.url, "db", "apply-overrides", "--yes")
     table = run("--database-url", seeded.url, "db", "status")
     assert "differs" not in table.stdout and table.stdout.count("complies") == 6
+
+
+@pytest.mark.parametrize(("answer", "exit_code"), [("y", 0), ("n", 9)])
+def test_interactive_confirmation(seeded, answer, exit_code, isolated_env):
+    """On a real terminal the write asks first; 'n' leaves the database alone."""
+    primary, secondary = os.openpty()
+    try:
+        os.write(primary, f"{answer}\n".encode())
+        result = subprocess.run(
+            [str(Path(sys.executable).parent / "opsctl"), "--database-url", seeded.url, "db", "apply-overrides"],
+            stdin=secondary, capture_output=True, text=True, timeout=60,
+        )
+    finally:
+        os.close(primary)
+        os.close(secondary)
+    assert result.returncode == exit_code, result.stderr
+    assert "Update 5 deployments? [y/N]" in result.stderr
+    if answer == "n":
+        # the answer is echoed on the terminal, not on stderr, so the error follows the prompt
+        assert result.stderr.endswith("[y/N]: Error: declined; nothing was changed\n")
+        assert raw_rows(seeded.url) == seeded.before
+    else:
+        assert "Updated 5 deployments." in result.stderr
+        assert raw_rows(seeded.url) != seeded.before
