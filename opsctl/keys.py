@@ -64,6 +64,7 @@ class KeyResult:
     status: str  # created | rotated | exists | would-create | would-rotate | failed | unknown
     token_id: str | None = None
     error: str | None = None
+    exit_code: ExitCode = ExitCode.FAILED  # of the error, for a single key's exit status
     key: str | None = field(default=None, repr=False)
 
     @property
@@ -177,8 +178,8 @@ async def _mint(proxy: AsyncProxyClient, spec: KeySpec, existing: dict[str, str]
             return KeyResult(spec.where, alias, "exists")
         if error.ambiguous:
             hint = "; check `opsctl keys list --alias` and re-run with --rotate if it exists" if alias else ""
-            return KeyResult(spec.where, alias, "unknown", error=error.message + hint)
-        return KeyResult(spec.where, alias, "failed", error=error.message)
+            return KeyResult(spec.where, alias, "unknown", error=error.message + hint, exit_code=error.exit_code)
+        return KeyResult(spec.where, alias, "failed", error=error.message, exit_code=error.exit_code)
     return KeyResult(spec.where, alias, "rotated" if old else "created", token_id=answer.get("token_id"), key=answer.get("key"))
 
 

@@ -67,7 +67,7 @@ def keys_create(settings, from_file, output, rotate, concurrency, dry_run, as_js
     bulk = from_file is not None
 
     key_file = keys_lib.KeyFile(output) if output and not dry_run else None
-    progress = _Progress(len(specs)) if bulk else None
+    progress = _Progress.for_terminal(len(specs)) if bulk else None
     try:
         def on_result(result):
             if key_file and result.key:
@@ -98,7 +98,7 @@ def keys_create(settings, from_file, output, rotate, concurrency, dry_run, as_js
     if failed:
         if bulk:
             raise OpsctlError(f"{len(failed)} of {len(results)} rows failed; run the same command again to complete them")
-        raise OpsctlError(failed[0].error)
+        raise OpsctlError(failed[0].error, failed[0].exit_code)
     if bulk:
         counts = {}
         for r in results:
@@ -123,14 +123,18 @@ def _report_single(result, request, show_keys, output):
 
 
 class _Progress:
-    """A progress bar on stderr for bulk runs."""
+    """A progress bar on stderr for bulk runs, when stderr is a terminal."""
 
-    def __init__(self, total):
-        from rich.progress import Progress
-
+    @classmethod
+    def for_terminal(cls, total):
         from opsctl.output import stderr_console
 
-        self._progress = Progress(console=stderr_console(), transient=True)
+        return cls(stderr_console(), total) if stderr_console().is_terminal else None
+
+    def __init__(self, console, total):
+        from rich.progress import Progress
+
+        self._progress = Progress(console=console, transient=True)
         self._task = self._progress.add_task("keys", total=total)
         self._progress.start()
 

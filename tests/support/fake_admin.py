@@ -12,7 +12,7 @@ Stricter than LiteLLM in one way: a body field the request model does not
 know is a 422 here (LiteLLM ignores it silently, which would hide a typo).
 
 Fault injection: `latency` (seconds per request), `inject(path, kind, times,
-alias=...)` with kind "503" (answer 503, do nothing), "drop" (close the
+alias=...)` with kind "503" or "500" (answer so, do nothing), "drop" (close the
 connection, do nothing) or "drop_after" (do the work, then close the
 connection without an answer: the ambiguous case), and `db_connected=False`
 (every management route answers as LiteLLM does without a database).
@@ -44,6 +44,7 @@ from litellm.proxy._types import (  # noqa: E402
     NewTeamRequest,
     UserAPIKeyAuth,
 )
+from litellm.secret_managers.base_secret_manager import raise_if_unsafe_secret_name  # noqa: E402
 from litellm.types.proxy.common_proxy_errors import CommonProxyErrors  # noqa: E402
 
 DB_NOT_CONNECTED = CommonProxyErrors.db_not_connected_error.value
@@ -108,7 +109,7 @@ def query_int(query: dict, name: str, default: int, low: int, high: int | None =
 @dataclass
 class Fault:
     path: str
-    kind: str  # "503" | "drop" | "drop_after"
+    kind: str  # "503" | "500" | "drop" | "drop_after"
     times: int
     alias: str | None = None  # only requests for this key_alias / team_id
 
@@ -153,9 +154,7 @@ class FakeAdmin:
         class Handler(_Handler):
             admin = fake
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._server.request_queue_size = 128
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
@@ -174,7 +173,7 @@ class FakeAdmin:
     # -- test helpers -----------------------------------------------------
 
     def inject(self, path: str, kind: str, times: int = 1, alias: str | None = None) -> None:
-        assert kind in ("503", "drop", "drop_after")
+        assert kind in ("503", "500", "drop", "drop_after")
         with self._lock:
             self.faults.append(Fault(path, kind, times, alias))
 
@@ -224,6 +223,16 @@ class FakeAdmin:
             raise proxy_exception(500, {"error": DB_NOT_CONNECTED})
         if data.max_budget is not None and data.max_budget < 0:
             raise proxy_exception(400, {"error": f"max_budget must be a non-negative finite number. Received: {data.max_budget}"})
+        if data.key_alias is not None:
+            try:
+                raise_if_unsafe_secret_name(data.key_alias)
+            except ValueError:
+                raise proxy_exception(
+                    400,
+                    'Invalid key_alias: must not contain control characters (such as tab or newline) or a ".." path segment',
+                    "bad_request_error",
+                    "key_alias",
+                ) from None
         # A proxy admin may name a team that does not exist: LiteLLM mints the key anyway.
         if data.key_alias is not None and any(row.get("key_alias") == data.key_alias for row in self.keys.values()):
             raise proxy_exception(
@@ -349,6 +358,11 @@ class FakeAdmin:
         ]
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # listen() backlog: bulk runs open many connections at once
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     admin: FakeAdmin
@@ -380,8 +394,8 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "drop":
             self.close_connection = True
             return
-        if fault is not None and fault.kind == "503":
-            self._send(503, {"error": {"message": "upstream unavailable (injected)", "code": "503"}})
+        if fault is not None and fault.kind in ("503", "500"):
+            self._send(int(fault.kind), {"error": {"message": f"injected {fault.kind}", "code": fault.kind}})
             return
         try:
             if not authorized:

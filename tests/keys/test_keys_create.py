@@ -1,0 +1,108 @@
+"""`opsctl keys create` for one key: policy defaults, idempotency, rotation, teams."""
+
+import hashlib
+
+
+def test_create_applies_policy_defaults_and_prints_the_key_once(target):
+    alias = f"{target.prefix}-svc"
+    result = target.run("keys", "create", "--alias", alias, "--model", "chat-default", "--metadata", "owner=ops")
+    assert result.exit_code == 0, result.stderr
+    key = result.stdout.strip()
+    assert result.stdout == f"{key}\n" and key.startswith("sk-")
+    token = hashlib.sha256(key.encode()).hexdigest()
+    assert result.stderr == f"created key {alias!r} (token {token[:12]}…) with rpm_limit=120, tpm_limit=60000\n"
+    info = target.json("keys", "info", token)
+    assert (info["key_alias"], info["rpm_limit"], info["tpm_limit"]) == (alias, 120, 60000)
+    assert (info["models"], info["metadata"]) == (["chat-default"], {"owner": "ops"})
+
+
+def test_policy_file_sets_the_defaults_and_options_win(fake_target, tmp_path):
+    policy = tmp_path / "policy.toml"
+    policy.write_text("[keys]\nrpm_limit = 7\ntpm_limit = 700\nbudget_duration = \"30d\"\n")
+    result = fake_target.run("keys", "create", "--alias", "a", "--tpm", "5", OPSCTL_POLICY=str(policy))
+    assert result.exit_code == 0, result.stderr
+    (seen,) = fake_target.fake.seen("/key/generate")
+    assert seen.body == {"rpm_limit": 7, "tpm_limit": 5, "budget_duration": "30d", "key_alias": "a"}
+
+
+def test_existing_alias_is_reported_and_skipped(target):
+    alias = f"{target.prefix}-once"
+    assert target.run("keys", "create", "--alias", alias).exit_code == 0
+    again = target.run("keys", "create", "--alias", alias)
+    assert again.exit_code == 0
+    assert again.stdout == ""
+    assert again.stderr.startswith(f"key {alias!r} exists (token ") and again.stderr.endswith("skipped; --rotate mints a new one\n")
+    assert len(target.json("keys", "list", "--alias", alias)) == 1
+
+
+def test_rotate_revokes_the_old_key_and_mints_a_new_one(target):
+    alias = f"{target.prefix}-rot"
+    old = target.run("keys", "create", "--alias", alias).stdout.strip()
+    dry = target.run("keys", "create", "--alias", alias, "--rotate", "--dry-run")
+    assert dry.exit_code == 0 and dry.stdout == ""
+    assert dry.stderr == f"dry run: would rotate key {alias!r} with rpm_limit=120, tpm_limit=60000\n"
+    new = target.run("keys", "create", "--alias", alias, "--rotate")
+    assert new.exit_code == 0, new.stderr
+    assert new.stderr.startswith(f"rotated key {alias!r}")
+    assert new.stdout.strip().startswith("sk-") and new.stdout.strip() != old
+    gone = target.run("keys", "info", old)
+    assert gone.exit_code == 1
+    assert gone.stderr == f"Error: no key with hash {hashlib.sha256(old.encode()).hexdigest()[:12]}…\n"
+    rows = target.json("keys", "list", "--alias", alias)
+    assert [r["token"] for r in rows] == [hashlib.sha256(new.stdout.strip().encode()).hexdigest()]
+
+
+def test_missing_team_is_an_error_before_any_key_is_minted(target):
+    alias, team = f"{target.prefix}-orphan", f"{target.prefix}-noteam"
+    result = target.run("keys", "create", "--alias", alias, "--team", team)
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: team {team!r} does not exist; create it first: opsctl teams create --team-id {team}\n"
+    assert target.json("keys", "list", "--alias", alias) == []
+    if target.fake:
+        assert target.fake.seen("/key/generate") == []
+
+
+def test_key_in_an_existing_team(target):
+    team = f"{target.prefix}-team"
+    assert target.run("teams", "create", "--team-id", team).exit_code == 0
+    result = target.run("keys", "create", "--alias", f"{target.prefix}-member", "--team", team, "--json")
+    assert result.exit_code == 0, result.stderr
+    (row,) = target.json("keys", "list", "--team", team)
+    assert row["key_alias"] == f"{target.prefix}-member"
+
+
+def test_output_file_gets_the_key_with_mode_0600_and_stdout_does_not(fake_target, tmp_path):
+    out = tmp_path / "minted.csv"
+    result = fake_target.run("keys", "create", "--alias", "filed", "--output", str(out))
+    assert result.exit_code == 0, result.stderr
+    assert "sk-" not in result.stdout + result.stderr
+    assert out.stat().st_mode & 0o777 == 0o600
+    header, line = out.read_text().splitlines()
+    alias, key, token = line.split(",")
+    assert header == "alias,key,token_id" and alias == "filed" and hashlib.sha256(key.encode()).hexdigest() == token
+
+
+def test_output_file_readable_by_others_is_refused_before_minting(fake_target, tmp_path):
+    out = tmp_path / "open.csv"
+    out.write_text("")
+    out.chmod(0o644)
+    result = fake_target.run("keys", "create", "--alias", "x", "--output", str(out))
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: {out} is readable by group or others; run: chmod 600 {out}\n"
+    assert fake_target.fake.requests == []
+
+
+def test_bad_metadata_is_a_usage_error(fake_target):
+    result = fake_target.run("keys", "create", "--alias", "x", "--metadata", "novalue")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == "Error: Invalid value: metadata must be key=value, got 'novalue'"
+    assert fake_target.fake.requests == []
+
+
+def test_proxy_400_is_shown_with_litellm_detail(fake_target):
+    result = fake_target.run("keys", "create", "--alias", "a/../b")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: the proxy rejected POST /key/generate: Invalid key_alias: must not contain control characters"
+        ' (such as tab or newline) or a ".." path segment\n'
+    )
