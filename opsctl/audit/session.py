@@ -49,6 +49,14 @@ def audit_stack(settings: Settings, stack_dir: str | Path, live: bool = False) -
 STYLES = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "bold red", Status.SKIP: "dim"}
 
 
+def _evidence_cell(finding) -> str:
+    """All the evidence of a problem; a PASS shows its first line (--json has the rest)."""
+    evidence = [str(e) for e in finding.result.evidence]
+    if finding.status is Status.PASS and len(evidence) > 1:
+        return f"{evidence[0]} (+{len(evidence) - 1} more)"
+    return "\n".join(evidence)
+
+
 def _print_tables(report: Report) -> None:
     from rich.markup import escape
 
@@ -58,11 +66,8 @@ def _print_tables(report: Report) -> None:
         findings = [f for f in report.findings if f.check.section == section]
         if not findings:
             continue
-        rows = [
-            [f"[{STYLES[f.status]}]{f.status.value}[/]", f.check.id,
-             escape("\n".join(map(str, f.result.evidence))), escape(f.fix or "")]
-            for f in findings
-        ]
+        rows = [[f"[{STYLES[f.status]}]{f.status.value}[/]", f.check.id, escape(_evidence_cell(f)), escape(f.fix or "")]
+                for f in findings]
         print_table(["status", "check", "evidence", "fix"], rows, title=section)
 
 

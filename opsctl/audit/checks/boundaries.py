@@ -177,7 +177,8 @@ def _master_key(files: StackFiles) -> tuple[str | None, Evidence]:
 
 
 @check("master-key", section=SECTION, runbook=SECRETS_LINE,
-       fix="generate one: echo \"LITELLM_MASTER_KEY=sk-$(openssl rand -hex 32)\" >> .env (then restart litellm)")
+       fix=("sed -i '/^LITELLM_MASTER_KEY=/d' .env && echo \"LITELLM_MASTER_KEY=sk-$(openssl rand -hex 32)\" >> .env; "
+            "then opsctl restart"))
 def master_key(files: StackFiles) -> Result:
     value, evidence = _master_key(files)
     reason = masterkey.unsafe_reason(value)

@@ -1,0 +1,135 @@
+"""The parts of the checks that read files the way compose and LiteLLM do."""
+
+import os
+
+import pytest
+
+from opsctl.audit import masterkey
+from opsctl.audit.checks.boundaries import no_inline_secrets, ports_loopback
+from opsctl.audit.registry import Status
+from opsctl.audit.stackfiles import load_stack
+from opsctl.policy import load_policy
+from tests.audit.stacks import init_stack, run_audit, statuses
+
+
+def _compose_only(tmp_path, compose: str, dotenv: str = ""):
+    (tmp_path / "docker-compose.yml").write_text(compose)
+    (tmp_path / ".env").write_text(dotenv)
+    return load_stack(tmp_path, load_policy(), tmp_path / "home")
+
+
+@pytest.mark.parametrize("port, status", [
+    ('"127.0.0.1:4000:4000"', Status.PASS),
+    ('"[::1]:4000:4000"', Status.PASS),
+    ('"${BIND:-127.0.0.1}:4000:4000"', Status.PASS),
+    ('"4000:4000"', Status.FAIL),
+    ('"4000"', Status.FAIL),  # a random host port on every interface
+    ('"0.0.0.0:4000:4000/tcp"', Status.FAIL),
+    ("{target: 4000, published: 4000}", Status.FAIL),
+    ("{target: 4000, published: 4000, host_ip: 127.0.0.1}", Status.PASS),
+])
+def test_port_bindings(tmp_path, port, status):
+    files = _compose_only(tmp_path, f"services:\n  litellm:\n    image: litellm\n    ports:\n      - {port}\n")
+    result = ports_loopback(files)
+    assert result.status is status
+    assert result.evidence[0].path == "docker-compose.yml" and result.evidence[0].line == 5
+
+
+def test_a_port_interpolated_from_dotenv_onto_every_interface_fails(tmp_path):
+    files = _compose_only(tmp_path, 'services:\n  litellm:\n    ports: ["${BIND:-127.0.0.1}:4000:4000"]\n', "BIND=0.0.0.0\n")
+    result = ports_loopback(files)
+    assert result.status is Status.FAIL
+    assert str(result.evidence[0]) == "docker-compose.yml:3: litellm publishes 0.0.0.0:4000:4000 on every interface"
+
+
+def test_host_networking_fails(tmp_path):
+    files = _compose_only(tmp_path, "services:\n  litellm:\n    network_mode: host\n")
+    assert str(ports_loopback(files).evidence[0]) == (
+        "docker-compose.yml:3: service litellm uses network_mode: host (every port is public)")
+
+
+@pytest.mark.parametrize("entry, inline", [
+    ("DATABASE_URL: postgresql://llm:hunter22@db:5432/litellm", True),
+    ("DATABASE_URL: postgresql://llm:${POSTGRES_PASSWORD}@db:5432/litellm", False),
+    ("LITELLM_MASTER_KEY: ${LITELLM_MASTER_KEY:-sk-fallback-key}", True),  # a literal default is inline
+    ("LITELLM_MASTER_KEY: ${LITELLM_MASTER_KEY:?set it in .env}", False),
+    ("REDIS_PASSWORD: ''", False),
+    ("UI_PASSWORD: changeme", True),
+])
+def test_inline_secrets_in_compose(tmp_path, entry, inline):
+    files = _compose_only(tmp_path, f"services:\n  litellm:\n    environment:\n      {entry}\n")
+    result = no_inline_secrets(files)
+    assert result.status is (Status.FAIL if inline else Status.PASS)
+    if inline:
+        assert result.evidence[0].line == 4 and "hunter22" not in str(result.evidence[0])
+
+
+def test_a_dotenv_secret_copied_into_a_command_fails_without_showing_it(tmp_path):
+    files = _compose_only(tmp_path, "services:\n  redis:\n    image: redis\n    command: redis-server --requirepass s3cr3t-redis-pw\n",
+                          "REDIS_PASSWORD=s3cr3t-redis-pw\n")
+    result = no_inline_secrets(files)
+    assert result.status is Status.FAIL
+    assert {str(e) for e in result.evidence} == {
+        "docker-compose.yml:4: services.redis.command holds a password on a command line",
+        "docker-compose.yml:4: the value of REDIS_PASSWORD from .env is written inline",
+    }
+
+
+def test_the_master_key_rule_is_litellms():
+    from litellm.proxy.auth import master_key_boot_check as litellm_rule
+
+    assert masterkey.PUBLICLY_KNOWN_MASTER_KEY_SHA256_DIGESTS == litellm_rule.PUBLICLY_KNOWN_MASTER_KEY_SHA256_DIGESTS
+    assert masterkey.OVERRIDE_SETTING == litellm_rule.WEAK_OR_UNSET_MASTER_KEY_OVERRIDE_SETTING
+    assert masterkey.OVERRIDE_ENV_VAR == litellm_rule.WEAK_OR_UNSET_MASTER_KEY_OVERRIDE_ENV_VAR
+    for key in (None, "", "   ", "sk-1234", " sk-1234 ", "sk-a-real-looking-key-0123456789"):
+        theirs = litellm_rule._unsafe_reason(key)
+        assert masterkey.unsafe_reason(key) == (theirs.value if theirs else None), key
+
+
+def test_the_weak_key_override_fails_even_with_a_good_key(tmp_path):
+    stack = init_stack(tmp_path / "stack")
+    from tests.audit.stacks import set_proxy_env
+
+    set_proxy_env(stack, "LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY", "true")
+    result, data = run_audit("audit", str(stack), "--json")
+    assert statuses(data)["master-key"] == "FAIL" and result.exit_code == 1
+
+
+def test_an_operator_policy_with_other_key_defaults_fails_at_its_line(tmp_path):
+    stack = init_stack(tmp_path / "stack")
+    policy = tmp_path / "policy.toml"
+    policy.write_text("[keys]\nrpm_limit = 60\ntpm_limit = 60000\n")
+    result, data = run_audit("--policy", str(policy), "audit", str(stack), "--json")
+    check = next(c for c in data["checks"] if c["check"] == "key-defaults")
+    assert check["status"] == "FAIL"
+    # [teams] mirrors [keys] when the file has none, so both say 60.
+    assert [(e["path"], e["line"], e["text"]) for e in check["evidence"]] == [
+        (str(policy), 2, "[keys] rpm_limit is 60, not 120"),
+        (str(policy), None, "[teams] rpm_limit is 60, not 120"),
+    ]
+    assert result.exit_code == 1
+
+
+def test_broken_yaml_is_a_usage_error_with_its_line(tmp_path):
+    stack = init_stack(tmp_path / "stack")
+    (stack / "litellm" / "config.yaml").write_text("general_settings:\n  ui_access_mode: admin_only\n bad: [\n")
+    result, _ = run_audit("audit", str(stack))
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: litellm/config.yaml:3: not valid YAML: ")
+
+
+def test_a_directory_without_a_stack_is_a_usage_error(tmp_path):
+    result, _ = run_audit("audit", str(tmp_path))
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"Error: not a stack directory: {tmp_path} has neither docker-compose.yml nor litellm/config.yaml"
+        f" (create one: opsctl init {tmp_path})")
+
+
+def test_secret_file_mode_fix_names_the_file(tmp_path, isolated_env):
+    stack = init_stack(tmp_path / "stack")
+    os.chmod(stack / ".env", 0o640)
+    result, data = run_audit("audit", str(stack), "--json")
+    check = next(c for c in data["checks"] if c["check"] == "secret-file-modes")
+    assert check["evidence"] == [{"path": ".env", "line": None, "text": "mode 0640: readable by group or others"}]
+    assert check["fix"] == f"chmod 600 {stack / '.env'}"
