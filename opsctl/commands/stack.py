@@ -1,0 +1,198 @@
+"""`opsctl init`, `up`, `restart`, `down`, `status`, `logs`: the reference stack's lifecycle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from opsctl.cli import pass_settings
+from opsctl.output import emit_json, json_option, status as say
+
+timeout_option = click.option(
+    "--timeout", default=300.0, show_default=True, type=click.FloatRange(min=0),
+    help="Seconds to wait for every container and the proxy's readiness.",
+)
+
+
+def _readiness_url(settings) -> str:
+    return (settings.health_url or settings.proxy_url).rstrip("/") + "/health/readiness"
+
+
+def _bring_up(settings, compose_args: tuple[str, ...], services: tuple[str, ...], timeout: float) -> None:
+    from opsctl.compose import Compose, compose_command
+    from opsctl.engine import connect
+    from opsctl.readiness import wait_until_ready
+
+    compose_command()  # a missing tool is reported before anything starts
+    client = connect()
+    compose = Compose(settings)
+    compose.run(*compose_args)
+    wait_until_ready(client, compose.project, services, _readiness_url(settings), timeout)
+    say(f"{compose.project}: ready")
+
+
+@click.command(name="init")
+@click.argument("directory", required=False, type=click.Path(file_okay=False))
+@click.option("--force", is_flag=True, help="Replace files that differ (an existing .env keeps its values).")
+@click.option("--dry-run", is_flag=True, help="Show what would be written; write nothing.")
+@json_option
+@pass_settings
+def init(settings, directory, force, dry_run, as_json):
+    """Write the hardened reference stack into DIRECTORY (default: the stack dir).
+
+    docker-compose.yml, litellm/config.yaml (timeouts and retries rendered
+    from the policy file), litellm/custom_callbacks.py, .env.example and a
+    .env (mode 0600) with fresh secrets. Existing files that differ are left
+    alone unless --force.
+
+    \b
+    Examples:
+      opsctl init stack --dry-run
+      opsctl init stack && opsctl audit stack
+      opsctl --policy my-policy.toml init stack --force
+    """
+    from opsctl.policy import load_policy
+    from opsctl.stack.render import plan_init, write_plan
+
+    target = Path(directory or settings.stack_dir)
+    plan = plan_init(target, load_policy(settings.policy_file), force=force)
+    if not dry_run:
+        write_plan(target, plan)
+    if as_json:
+        emit_json({"directory": str(target), "dry_run": dry_run,
+                   "files": [{"path": p.relative, "action": p.action, "mode": f"{p.mode:04o}"} for p in plan]})
+        return
+    done = {"create": "created", "overwrite": "overwrote", "keep": "unchanged"}
+    for planned in plan:
+        say(f"{'would ' + planned.action if dry_run else done[planned.action]}: {target / planned.relative}")
+    if not dry_run:
+        say(f"next: review {target / '.env'}, then `opsctl --stack-dir {target} up`")
+
+
+@click.command(name="up")
+@click.argument("services", nargs=-1)
+@click.option("--profile", "profiles", multiple=True, help="Also start this compose profile (rerank, gpu). Repeatable.")
+@timeout_option
+@pass_settings
+def up(settings, services, profiles, timeout):
+    """Start the stack (or SERVICES) and wait until it is really ready.
+
+    Ready means every container healthy, one-shot services (migrate) exited
+    0, and the proxy's /health/readiness healthy. Exit code 6 on timeout,
+    naming the stuck service and printing its last log lines.
+
+    \b
+    Examples:
+      opsctl up
+      opsctl up --profile rerank --timeout 600
+      opsctl up redis postgres
+    """
+    profile_args = tuple(arg for name in profiles for arg in ("--profile", name))
+    _bring_up(settings, (*profile_args, "up", "-d", *services), services, timeout)
+
+
+@click.command(name="restart")
+@click.argument("service", default="litellm")
+@timeout_option
+@pass_settings
+def restart(settings, service, timeout):
+    """Restart SERVICE (default: the proxy, litellm) and wait until ready again.
+
+    \b
+    Examples:
+      opsctl restart
+      opsctl restart redis --timeout 60
+    """
+    _bring_up(settings, ("restart", service), (service,), timeout)
+
+
+@click.command(name="down")
+@pass_settings
+def down(settings):
+    """Stop and remove the stack's containers and network (volumes are kept).
+
+    \b
+    Example:
+      opsctl down
+    """
+    from opsctl.compose import Compose, compose_command
+    from opsctl.engine import connect
+
+    compose_command()
+    connect()
+    compose = Compose(settings)
+    compose.run("down")
+    say(f"{compose.project}: down")
+
+
+@click.command(name="logs")
+@click.argument("service")
+@click.option("--tail", "lines", default=100, show_default=True, type=click.IntRange(min=0), help="Lines to show.")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
+@pass_settings
+def logs(settings, service, lines, follow):
+    """Print the last log lines of SERVICE.
+
+    \b
+    Examples:
+      opsctl logs litellm --tail 50
+      opsctl logs migrate
+      opsctl logs litellm -f
+    """
+    from opsctl.compose import Compose, compose_command
+    from opsctl.engine import connect
+    from opsctl.errors import ExitCode, OpsctlError
+
+    compose_command()
+    connect()
+    code = Compose(settings).stream("logs", "--no-color", "--tail", str(lines), *(["-f"] if follow else []), service)
+    if code != 0:
+        raise OpsctlError(f"docker compose logs {service} failed (exit status {code})", ExitCode.FAILED)
+
+
+def _uptime(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    seconds = int(seconds)
+    days, seconds = divmod(seconds, 86400)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    return f"{days}d{hours}h" if days else f"{hours}h{minutes}m" if hours else f"{minutes}m{seconds}s"
+
+
+@click.command(name="status")
+@json_option
+@pass_settings
+def status(settings, as_json):
+    """Show each container: service, state, health, image, uptime, published ports.
+
+    A port published on anything but loopback is flagged with `!` (and
+    `"loopback": false` in JSON): the runbook binds every port to 127.0.0.1.
+
+    \b
+    Examples:
+      opsctl status
+      opsctl status --json | jq '.[] | select(.health != "healthy")'
+    """
+    from opsctl.compose import project_name
+    from opsctl.engine import connect, project_containers
+    from opsctl.output import print_table, warn
+
+    project = project_name(settings)
+    states = project_containers(connect(), project)
+    if as_json:
+        emit_json([s.as_dict() for s in states])
+    elif not states:
+        say(f"project {project} has no containers (start it with `opsctl up`)")
+    else:
+        rows = [
+            [s.service, s.state if s.state != "exited" else f"exited ({s.exit_code})", s.health, s.image,
+             _uptime(s.uptime_seconds()), ", ".join(str(p) + ("" if p.loopback else " !") for p in s.ports) or None]
+            for s in states
+        ]
+        print_table(["service", "state", "health", "image", "uptime", "ports"], rows, title=f"project {project}")
+    for s in states:
+        for port in s.ports:
+            if not port.loopback:
+                warn(f"{s.service} publishes {port} beyond loopback: bind it to 127.0.0.1")
