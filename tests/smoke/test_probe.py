@@ -1,0 +1,150 @@
+"""`opsctl smoke` and `opsctl smoke probe` against the real proxy: fake
+upstreams for chat/embedding/rerank, SmolLM2 on llama.cpp for llamacpp-local."""
+
+import json
+import time
+
+from click.testing import CliRunner
+
+from opsctl.cli import cli
+from opsctl.smoke.codes import SmokeExit
+from tests.smoke.conftest import FAKE_GROUPS, LLAMACPP_GROUP
+from tests.support.proxy import free_port
+from tests.support.upstream import Behavior
+
+PROBED = [g for g, (_, mode) in FAKE_GROUPS.items() if mode != "image_generation"] + [LLAMACPP_GROUP]
+
+
+def smoke(args, env):
+    return CliRunner().invoke(cli, ["smoke", *args], env=env)
+
+
+def models(result) -> dict:
+    return {m["model"]: m for m in json.loads(result.stdout)["probe"]["models"]}
+
+
+def test_all_healthy(fresh_stack):
+    result = smoke(["--json"], fresh_stack.env)
+    assert result.exit_code == SmokeExit.OK, result.output
+    report = json.loads(result.stdout)
+    assert report["exit_code"] == 0 and report["health"]["ready"] is True
+    probes = models(result)
+    assert {name for name, p in probes.items() if p["status"] == "ok"} == set(PROBED)
+    assert probes["image-a"]["status"] == "skipped"
+    assert probes["image-a"]["error"] == "mode image_generation is not probed (chat, embedding and rerank are)"
+    for name in PROBED:
+        assert probes[name]["fallback"] is None and probes[name]["attempts"] == 1
+    for name, (model, mode) in FAKE_GROUPS.items():
+        if mode != "image_generation":
+            assert probes[name]["deployment"] == model
+            assert probes[name]["api_base"].startswith(fresh_stack.upstream.url)
+    assert probes[LLAMACPP_GROUP]["deployment"] == "openai/smollm2"  # the real tiny model answered
+    for name in ("chat-a", LLAMACPP_GROUP):
+        assert 0 < probes[name]["ttft_ms"] <= probes[name]["latency_ms"]
+    assert probes["embed-a"]["ttft_ms"] is None
+    # The smallest real request per mode reached the upstream.
+    chat = fresh_stack.upstream.requests_for("chat-a")[-1]
+    assert chat.body["stream"] is True and chat.body["max_tokens"] == 4
+    rerank = fresh_stack.upstream.requests_for("rerank-a")[-1]
+    assert rerank.path.endswith("/rerank") and len(rerank.body["documents"]) == 2
+    assert fresh_stack.upstream.requests_for("embed-a")[-1].body["input"] in ("ok", ["ok"])
+
+
+def test_table_and_summary(fresh_stack):
+    result = smoke(["probe", "--model", "chat-a", "--model", "embed-a"], fresh_stack.env)
+    assert result.exit_code == SmokeExit.OK, result.output
+    lines = result.stdout.splitlines()
+    header = next(line for line in lines if "model" in line and "status" in line)
+    assert [cell.strip() for cell in header.split("┃")[1:4]] == ["model", "mode", "status"]
+    row = next(line for line in lines if "chat-a" in line).split("│")
+    assert (row[2].strip(), row[3].strip()) == ("chat", "ok")
+    assert result.stderr.startswith("probed 2 model groups in ")
+    assert result.stderr.endswith("(concurrency 8): 2 ok\n")
+
+
+def test_one_upstream_fails(fresh_stack):
+    fresh_stack.upstream.behave("chat-broken", Behavior(status=500))
+    result = smoke(["probe", "--json"], fresh_stack.env)
+    assert result.exit_code == SmokeExit.FAILED, result.output
+    probes = models(result)
+    assert probes["chat-broken"]["status"] == "failed"
+    assert probes["chat-broken"]["error"] == "HTTP 500: OpenAIException - injected failure 500"
+    assert {name for name, p in probes.items() if p["status"] == "ok"} == set(PROBED) - {"chat-broken"}
+
+
+def test_retries_only_when_asked(fresh_stack):
+    fresh_stack.upstream.behave("chat-broken", Behavior(status=500))
+    before = len(fresh_stack.upstream.requests_for("chat-broken"))
+    result = smoke(["probe", "--json", "--model", "chat-broken", "--retries", "2"], fresh_stack.env)
+    assert result.exit_code == SmokeExit.FAILED
+    assert models(result)["chat-broken"]["attempts"] == 3
+    assert len(fresh_stack.upstream.requests_for("chat-broken")) - before == 3
+
+
+def test_a_hung_model_times_out_and_the_others_finish_on_time(fresh_stack):
+    fresh_stack.upstream.behave("chat-hang", Behavior(hang=True))
+    started = time.monotonic()
+    result = smoke(["probe", "--json", "--timeout", "2"], fresh_stack.env)
+    wall = time.monotonic() - started
+    assert result.exit_code == SmokeExit.FAILED, result.output
+    probes = models(result)
+    assert probes["chat-hang"]["status"] == "timeout"
+    assert probes["chat-hang"]["error"] == "no complete answer in 2s"
+    assert 2000 <= probes["chat-hang"]["latency_ms"] < 2500
+    others = {name: p for name, p in probes.items() if name not in ("chat-hang", "image-a")}
+    assert all(p["status"] == "ok" and p["latency_ms"] < 2000 for p in others.values()), others
+    assert wall < 4.0  # bounded by the one timeout, not by timeout x models
+
+
+def test_fallback_is_reported(fresh_stack):
+    fresh_stack.upstream.behave("chat-primary", Behavior(status=500))
+    result = smoke(["probe", "--json", "--model", "chat-primary"], fresh_stack.env)
+    assert result.exit_code == SmokeExit.OK, result.output
+    probe = models(result)["chat-primary"]
+    assert (probe["status"], probe["fallback"], probe["deployment"]) == ("fallback", "chat-backup", "openai/chat-backup")
+    assert fresh_stack.upstream.requests_for("chat-primary"), "the primary was tried first"
+
+
+def test_narrowing_by_mode_and_model(fresh_stack):
+    result = smoke(["probe", "--json", "--mode", "embedding"], fresh_stack.env)
+    assert result.exit_code == SmokeExit.OK
+    assert list(models(result)) == ["embed-a"]
+
+    result = smoke(["--json", "probe", "--model", "rerank-a"], fresh_stack.env)  # group options pass down
+    assert result.exit_code == SmokeExit.OK
+    assert list(models(result)) == ["rerank-a"]
+
+    result = smoke(["probe", "--model", "nope"], fresh_stack.env)
+    assert result.exit_code == SmokeExit.USAGE
+    assert result.stderr.startswith("Error: unknown model group: nope (the proxy serves: chat-a, chat-broken,")
+
+
+def test_probe_option_given_to_health_is_a_usage_error():
+    result = smoke(["--model", "x", "health"], {})
+    assert result.exit_code == SmokeExit.USAGE
+    assert "Error: --model does not apply to `smoke health`" in result.stderr
+
+
+def test_proxy_down_is_unreachable_fast():
+    url = f"http://127.0.0.1:{free_port()}"
+    env = {"LITELLM_PROXY_URL": url, "LITELLM_MASTER_KEY": "sk-anything-at-all"}
+    started = time.monotonic()
+    result = smoke(["--json"], env)
+    assert time.monotonic() - started < 2.0
+    assert result.exit_code == SmokeExit.UNREACHABLE
+    report = json.loads(result.stdout)
+    assert report["probe"] is None and report["health"]["targets"][0]["reason"] == f"cannot reach {url}"
+    assert result.stderr == "Models not probed: the proxy is not ready.\n"
+
+    started = time.monotonic()
+    result = smoke(["probe"], env)
+    assert time.monotonic() - started < 2.0
+    assert result.exit_code == SmokeExit.UNREACHABLE
+    assert result.stderr == f"Error: cannot reach the proxy at {url} (ConnectError)\n"
+
+
+def test_no_master_key_is_a_clear_error():
+    for args in (["probe"], []):
+        result = smoke(args, {"LITELLM_PROXY_URL": "http://127.0.0.1:9"})
+        assert result.exit_code == SmokeExit.USAGE
+        assert result.stderr == "Error: no master key: set LITELLM_MASTER_KEY (environment, .env or ~/.007) or pass --master-key\n"
