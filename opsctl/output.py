@@ -58,7 +58,7 @@ def print_table(
 
     table = Table(title=title, show_lines=False)
     for column in columns:
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # ids must stay whole when piped
     for row in rows:
         table.add_row(*("-" if cell is None else str(cell) for cell in row))
     stdout_console().print(table)
