@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 
 from opsctl.audit.checks.database import DatabaseTarget
@@ -27,23 +29,20 @@ def _require_reachable(client) -> None:
 
 
 def audit_stack(settings: Settings, stack_dir: str | Path, live: bool = False) -> Report:
-    from dataclasses import replace
-
-    from opsctl.proxy_client import ProxyClient, RetryPolicy
-
     files = load_stack(Path(stack_dir), load_policy(settings.policy_file), Path.home(), settings.compose_file)
     if not live:
         return run_checks(files)
-    retry = RetryPolicy(retries=1)
-    with ProxyClient(settings, timeout=10, retry=retry) as proxy:
+    from opsctl.proxy_client import ProxyClient, RetryPolicy
+
+    def client(url: str) -> ProxyClient:
+        return ProxyClient(replace(settings, proxy_url=url), timeout=10, retry=RetryPolicy(retries=1))
+
+    with ExitStack() as stack:
+        proxy = stack.enter_context(client(settings.proxy_url))
         _require_reachable(proxy)
-        health = ProxyClient(replace(settings, proxy_url=settings.health_url), timeout=10, retry=retry) if settings.health_url else None
-        try:
-            database = DatabaseTarget(settings.database_url, files.policy) if settings.database_url else None
-            return run_checks(files, LiveTarget(files, proxy, health), database)
-        finally:
-            if health is not None:
-                health.close()
+        health = stack.enter_context(client(settings.health_url)) if settings.health_url else None
+        database = DatabaseTarget(settings.database_url, files.policy) if settings.database_url else None
+        return run_checks(files, LiveTarget(files, proxy, health), database)
 
 
 STYLES = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "bold red", Status.SKIP: "dim"}

@@ -98,3 +98,13 @@ def test_db_deployment_no_rule_covers_is_a_warning(tmp_path, litellm_db):
         f"LiteLLM_ProxyModelTable: my-experiment ({ids[0]}) matches no rule in opsctl/data/policy.toml")
     assert result.exit_code == 0
     assert strict.exit_code == 1
+
+
+def test_live_with_an_unreachable_database_is_exit_3(tmp_path):
+    stack = init_stack(tmp_path / "stack")
+    database_url = f"postgresql://postgres@127.0.0.1:{free_port()}/litellm"
+    with fake_proxy() as url:
+        result, _ = run_audit("--proxy-url", url, "--database-url", database_url, "audit", str(stack), "--live")
+    assert result.exit_code == 3
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        "Error: cannot reach the database at postgres@127.0.0.1:")
