@@ -122,3 +122,22 @@ def smoke_probe(settings, as_json, **options):
       opsctl smoke probe --model chat-default --model embeddings-default --json
     """
     _execute(settings, as_json, health=False, probe=True, **options)
+
+
+def script_main(subcommand: str, argv: list[str]) -> None:
+    """`bin/health_check.py` and `bin/probe_models.py`: `opsctl smoke SUBCOMMAND`,
+    where opsctl's own options (--proxy-url URL, --env-file PATH, ...) may come anywhere."""
+    from opsctl.cli import cli
+
+    takes_value = {opt for param in cli.params if isinstance(param, click.Option) and not param.is_flag
+                   for opt in param.opts}
+    root, rest = [], []
+    args = iter(argv)
+    for arg in args:
+        if arg.split("=", 1)[0] in takes_value:
+            root.append(arg)
+            if "=" not in arg:
+                root.append(next(args, ""))
+        else:
+            rest.append(arg)
+    cli.main(args=[*root, "smoke", subcommand, *rest], prog_name="opsctl")

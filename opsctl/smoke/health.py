@@ -79,6 +79,11 @@ class HealthReport:
         }
 
 
+def _no_answer(client: AsyncProxyClient, error: ProxyError) -> str:
+    """The error without the URL, which the target row already shows."""
+    return error.message.replace(f"the proxy at {client.url}", "it")
+
+
 def _readiness_problem(body, expect_db: bool) -> str:
     """Why a 2xx readiness answer still means not ready ('' when it is ready)."""
     if not isinstance(body, dict):
@@ -100,7 +105,7 @@ async def _check_public(client: AsyncProxyClient, target: str, route: str, kind:
         if error.status == 404:
             check.outcome, check.detail = "not served", "HTTP 404"
         elif error.status is None:
-            check.outcome, check.passed, check.detail = "unreachable", False, error.message
+            check.outcome, check.passed, check.detail = "unreachable", False, _no_answer(client, error)
         else:
             check.outcome, check.passed = "failed", False
             check.detail = f"HTTP {error.status}: {error.detail}" if error.detail else f"HTTP {error.status}"
@@ -125,7 +130,7 @@ async def _check_protected(client: AsyncProxyClient, target: str, route: str) ->
     except ProxyError as error:
         check.status = error.status
         if error.status is None:
-            check.outcome, check.passed, check.detail = "unreachable", False, error.message
+            check.outcome, check.passed, check.detail = "unreachable", False, _no_answer(client, error)
         elif error.status == 404:
             check.outcome, check.detail = "not served", "HTTP 404"
         else:
