@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from opsctl.cli import cli
 from opsctl.smoke.codes import SmokeExit
-from tests.smoke.conftest import FAKE_GROUPS, LLAMACPP_GROUP
+from tests.smoke.stack import FAKE_GROUPS, LLAMACPP_GROUP
 from tests.support.proxy import free_port
 from tests.support.upstream import Behavior
 
