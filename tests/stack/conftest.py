@@ -1,0 +1,110 @@
+"""A real Docker-API engine for the stack tests: podman's API service on a
+private socket, with private storage and network config, and a local
+busybox image (no registry is reachable here). scripts/setup/stack.sh
+installs podman, runc, busybox-static and the Compose v2 plugin.
+
+Podman runs healthchecks from systemd timers; this machine has no systemd,
+so a ticker thread plays the timer's part (`podman healthcheck run` every
+half second). Everything else is the engine's own behaviour.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tarfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+BUSYBOX = "/bin/busybox"  # Debian's busybox-static
+IMAGE = "localhost/opsctl-test-busybox:1"
+READINESS_BODY = '{"status": "healthy", "db": "Not connected"}\n'
+CONTAINERS_CONF = """\
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+[engine]
+runtime = "runc"
+[network]
+network_config_dir = "{networks}"
+"""
+
+
+@dataclass
+class Engine:
+    docker_host: str
+    podman: list[str]
+    env: dict
+    image: str = IMAGE
+
+
+def _busybox_tar(work: Path) -> Path:
+    """A root holding busybox, its applets as symlinks, and a readiness page for httpd."""
+    root = work / "image-root"
+    (root / "bin").mkdir(parents=True)
+    shutil.copy2(BUSYBOX, root / "bin" / "busybox")
+    applets = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True, check=True).stdout.split()
+    for applet in applets:
+        if applet != "busybox":
+            (root / "bin" / applet).symlink_to("busybox")
+    (root / "www" / "health").mkdir(parents=True)
+    (root / "www" / "health" / "readiness").write_text(READINESS_BODY)
+    (root / "tmp").mkdir()
+    archive = work / "image.tar"
+    with tarfile.open(archive, "w") as tar:
+        tar.add(root, arcname=".")
+    return archive
+
+
+def _tick_healthchecks(podman: list[str], env: dict, stop: threading.Event) -> None:
+    while not stop.wait(0.5):
+        listed = subprocess.run(podman + ["ps", "--format", "{{.ID}} {{.Status}}"], capture_output=True, text=True, env=env)
+        for line in listed.stdout.splitlines():
+            container_id, _, state = line.partition(" ")
+            if "(" in state:  # "Up 3 seconds (starting)": it has a healthcheck
+                subprocess.run(podman + ["healthcheck", "run", container_id], capture_output=True, env=env)
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory):
+    for tool in ("podman", "runc", BUSYBOX):
+        assert shutil.which(tool), f"{tool} is missing: run scripts/setup/stack.sh as root"
+    work = tmp_path_factory.mktemp("engine")
+    (work / "networks").mkdir()
+    conf = work / "containers.conf"
+    conf.write_text(CONTAINERS_CONF.format(networks=work / "networks"))
+    env = {**os.environ, "CONTAINERS_CONF": str(conf)}
+    podman = ["podman", "--root", str(work / "storage"), "--runroot", str(work / "run"), "--storage-driver", "vfs"]
+    socket = work / "podman.sock"
+    service = subprocess.Popen(
+        podman + ["system", "service", "--time=0", f"unix://{socket}"],
+        env=env, stdout=subprocess.DEVNULL, stderr=open(work / "service.log", "wb"),
+    )
+    deadline = time.monotonic() + 20
+    while not socket.exists():
+        assert service.poll() is None and time.monotonic() < deadline, (work / "service.log").read_text()
+        time.sleep(0.1)
+    subprocess.run(podman + ["import", "--change", 'CMD ["/bin/sh"]', "--change", "ENV PATH=/bin",
+                             str(_busybox_tar(work)), IMAGE], env=env, check=True, capture_output=True)
+    stop = threading.Event()
+    ticker = threading.Thread(target=_tick_healthchecks, args=(podman, env, stop), daemon=True)
+    ticker.start()
+    try:
+        yield Engine(docker_host=f"unix://{socket}", podman=podman, env=env)
+    finally:
+        stop.set()
+        ticker.join(5)
+        subprocess.run(podman + ["rm", "--all", "--force", "--time", "0"], env=env, capture_output=True)
+        subprocess.run(podman + ["network", "prune", "--force"], env=env, capture_output=True)
+        service.terminate()
+        service.wait(10)
+
+
+@pytest.fixture
+def docker_host(engine, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", engine.docker_host)
+    return engine.docker_host
