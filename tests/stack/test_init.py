@@ -1,0 +1,111 @@
+"""opsctl init: the reference stack on disk, rendered from the policy, and validated by Compose."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+
+import yaml
+from click.testing import CliRunner
+from dotenv import dotenv_values
+
+from opsctl.cli import cli
+from opsctl.compose import compose_command
+from opsctl.policy import load_policy
+
+FILES = [".env", ".env.example", "docker-compose.yml", "litellm/config.yaml", "litellm/custom_callbacks.py"]
+
+
+def run(*args):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def models(stack) -> dict:
+    config = yaml.safe_load((stack / "litellm/config.yaml").read_text())
+    return {m["model_name"]: m["litellm_params"] for m in config["model_list"]}
+
+
+def test_init_writes_the_stack_with_fresh_secrets_and_policy_timeouts(tmp_path):
+    stack = tmp_path / "stack"
+    result = run("init", str(stack), "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert [(f["path"], f["action"]) for f in report["files"]] == [(name, "create") for name in FILES]
+
+    assert stat.S_IMODE((stack / ".env").stat().st_mode) == 0o600
+    env = dotenv_values(stack / ".env")
+    assert env["LITELLM_MASTER_KEY"].startswith("sk-") and len(env["LITELLM_MASTER_KEY"]) >= 40
+    secrets = [env[k] for k in ("LITELLM_MASTER_KEY", "LITELLM_SALT_KEY", "POSTGRES_PASSWORD", "REDIS_PASSWORD")]
+    assert len(set(secrets)) == 4 and all(len(s) >= 40 for s in secrets)
+    assert env["DATABASE_URL"] == f"postgresql://litellm:{env['POSTGRES_PASSWORD']}@postgres:5432/litellm"
+    assert set(dotenv_values(stack / ".env.example")) == set(env)  # the example names every variable
+
+    policy = load_policy(None)
+    rendered = models(stack)
+    assert len(rendered) == 11
+    for name, params in rendered.items():
+        rule = policy.rule_for(name)
+        assert (params["timeout"], params["num_retries"]) == (rule.timeout, rule.num_retries), name
+    assert rendered["local-rerank"]["timeout"] == 30 and rendered["chat-default"]["num_retries"] == 2
+
+    # A second init changes nothing, including the secrets.
+    again = run("init", str(stack), "--json")
+    assert again.exit_code == 0
+    assert {f["action"] for f in json.loads(again.stdout)["files"]} == {"keep"}
+    assert dotenv_values(stack / ".env") == env
+
+
+def test_init_refuses_to_overwrite_and_force_keeps_the_secrets(tmp_path):
+    stack = tmp_path / "stack"
+    assert run("init", str(stack)).exit_code == 0
+    env = dotenv_values(stack / ".env")
+    compose = stack / "docker-compose.yml"
+    compose.write_text(compose.read_text() + "# local edit\n")
+
+    result = run("init", str(stack))
+    assert result.exit_code == 9
+    assert result.stderr == f"Error: refusing to overwrite docker-compose.yml in {stack} (use --force; .env keeps its values)\n"
+    assert compose.read_text().endswith("# local edit\n")
+
+    dry = run("init", str(stack), "--force", "--dry-run")
+    assert dry.exit_code == 0
+    assert f"would overwrite: {compose}" in dry.stderr
+    assert compose.read_text().endswith("# local edit\n")
+
+    assert run("init", str(stack), "--force").exit_code == 0
+    assert not compose.read_text().endswith("# local edit\n")
+    assert dotenv_values(stack / ".env") == env
+
+
+def test_init_renders_an_operators_policy_and_names_uncovered_models(tmp_path):
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[[tiers]]\nname = "all"\ntimeout = 12.5\nnum_retries = 0\nmodels = ["*"]\n')
+    assert run("--policy", str(policy), "init", "a").exit_code == 0
+    assert {(p["timeout"], p["num_retries"]) for p in models(tmp_path / "a").values()} == {(12.5, 0)}
+
+    policy.write_text('[[tiers]]\nname = "some"\ntimeout = 5\nnum_retries = 0\nmodels = ["%cloud%", "*-default", "local-*"]\n')
+    result = run("--policy", str(policy), "init", "b")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: policy {policy} has no tier for model(s) gemma3-1b-local, llama3.2-1b-local, llamacpp-local, "
+        "vllm-qwen2.5-0.5b-instruct: add them to a [[tiers]] models list\n"
+    )
+    assert not (tmp_path / "b").exists()
+
+
+def test_compose_validates_the_reference_stack_with_every_profile(tmp_path):
+    assert run("init", "stack").exit_code == 0
+    checked = subprocess.run(
+        [*compose_command(), "--profile", "rerank", "--profile", "gpu", "config", "--format", "json"],
+        cwd=tmp_path / "stack", capture_output=True, text=True,
+    )
+    assert checked.returncode == 0, checked.stderr
+    services = json.loads(checked.stdout)["services"]
+    assert set(services) == {"postgres", "redis", "migrate", "litellm", "rerank", "vllm"}
+    published = [(name, port["host_ip"]) for name, spec in services.items() for port in spec.get("ports", [])]
+    assert published and all(ip == "127.0.0.1" for _, ip in published)
+    assert services["litellm"]["environment"]["LITELLM_MODE"] == "PRODUCTION"
+    assert services["litellm"]["environment"]["DISABLE_SCHEMA_UPDATE"] == "true"
+    assert services["litellm"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert all("healthcheck" in spec for name, spec in services.items() if name != "migrate")
