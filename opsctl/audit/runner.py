@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from opsctl.audit import checks  # noqa: F401  (registers every check)
-from opsctl.audit.checks.database import DatabaseTarget
+from opsctl.audit.checks.timeouts import DatabaseTarget
 from opsctl.audit.checks.live import LiveTarget
 from opsctl.audit.registry import CHECKS, SECTIONS, Check, Evidence, Needs, Result, Status
 from opsctl.audit.stackfiles import StackFiles

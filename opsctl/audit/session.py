@@ -7,7 +7,7 @@ from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
-from opsctl.audit.checks.database import DatabaseTarget
+from opsctl.audit.checks.timeouts import DatabaseTarget
 from opsctl.audit.checks.live import LiveTarget
 from opsctl.audit.registry import SECTIONS, Status
 from opsctl.audit.runner import Report, run_checks

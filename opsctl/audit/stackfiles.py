@@ -85,6 +85,36 @@ def is_reference(value: str) -> bool:
 
 
 @dataclass(frozen=True)
+class Port:
+    """One `ports:` entry as compose publishes it."""
+
+    index: int
+    host_ip: str | None  # None: every interface
+    published: str | None  # None: a random host port
+    target: str
+    text: str
+
+
+def parse_port(index: int, entry: Any, env: dict[str, EnvVar]) -> Port:
+    """Short syntax ("[IP:][HOST:]CONTAINER[/proto]", "[::1]:H:C") or long syntax (a map)."""
+    if isinstance(entry, dict):
+        host_ip = interpolate(str(entry["host_ip"]), env) if entry.get("host_ip") else None
+        published = str(entry["published"]) if entry.get("published") is not None else None
+        target = str(entry.get("target"))
+        return Port(index, host_ip, published, target, f"{host_ip or '0.0.0.0'}:{published or '<random>'}->{target}")
+    text = interpolate(str(entry), env)
+    host_ip = None
+    rest = text.split("/")[0]
+    if rest.startswith("["):
+        host_ip, _, rest = rest[1:].partition("]:")
+    parts = rest.split(":")
+    if len(parts) == 3:
+        host_ip = parts.pop(0)
+    published = parts[0] if len(parts) == 2 else None
+    return Port(index, host_ip, published, parts[-1], text)
+
+
+@dataclass(frozen=True)
 class Service:
     name: str
     spec: dict
@@ -92,6 +122,9 @@ class Service:
     @property
     def image(self) -> str:
         return str(self.spec.get("image") or "")
+
+    def ports(self, env: dict[str, EnvVar]) -> list[Port]:
+        return [parse_port(index, entry, env) for index, entry in enumerate(self.spec.get("ports") or [])]
 
 
 @dataclass(frozen=True)

@@ -119,6 +119,27 @@ def _vllm_flag(flag, value):
     return lambda stack, home: edit_compose(stack, change)
 
 
+def _republish(service_word, published_port, new_host_port):
+    """Publish the entry whose host port is `published_port` on `new_host_port` instead (still on 127.0.0.1)."""
+    def change(compose):
+        ports = service(compose, service_word)["ports"]
+        for index, entry in enumerate(ports):
+            ip, host, container = str(entry).split(":")
+            if host == published_port:
+                ports[index] = f"{ip}:{new_host_port}:{container}"
+
+    return lambda stack, home: edit_compose(stack, change)
+
+
+def _config_timeout(model_name, timeout):
+    def change(config):
+        for model in config["model_list"]:
+            if model["model_name"] == model_name:
+                model["litellm_params"]["timeout"] = timeout
+
+    return lambda stack, home: edit_config(stack, change)
+
+
 def _server_key_defaults(stack, home):
     edit_config(stack, lambda c: c["litellm_settings"].__setitem__("default_key_generate_params", {"rpm_limit": 1000}))
 
@@ -159,5 +180,9 @@ MUTATIONS = [
     Mutation("callbacks-file-missing", "callbacks", lambda stack, home: (stack / "litellm" / "custom_callbacks.py").unlink()),
     Mutation("vllm-long-context", "vllm-flags", _vllm_flag("--max-model-len", "8192")),
     Mutation("vllm-greedy-gpu", "vllm-flags", _vllm_flag("--gpu-memory-utilization", "0.9")),
+    Mutation("rerank-on-8080", "rerank-local", _republish("rerank", "8079", "8080")),
+    Mutation("health-app-on-4002", "health-app", _republish("litellm", "4001", "4002")),
     Mutation("server-side-key-defaults-differ", "key-defaults", _server_key_defaults),
+    Mutation("chat-default-timeout-600", "config-model-timeouts", _config_timeout("chat-default", 600)),
+    Mutation("local-model-timeout-as-string", "config-model-timeouts", _config_timeout("llamacpp-local", "30")),
 ]

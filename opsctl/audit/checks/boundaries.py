@@ -25,25 +25,13 @@ URL_PASSWORD = re.compile(r"://[^/\s:@]*:([^@\s]+)@")
 MIN_SECRET_LENGTH = 8  # shorter .env values are not searched for (too many false matches)
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str | None) -> bool:
+    if host is None:
+        return False
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return host == "localhost"
-
-
-def _port_binding(entry: Any, env) -> tuple[str | None, str]:
-    """(host ip or None for all interfaces, a description) of one `ports` entry."""
-    if isinstance(entry, dict):
-        host_ip = entry.get("host_ip")
-        host = interpolate(str(host_ip), env) if host_ip else None
-        return host, f"{host or '0.0.0.0'}:{entry.get('published', '<random>')}->{entry.get('target')}"
-    text = interpolate(str(entry), env)
-    if text.startswith("["):  # [::1]:4000:4000
-        host, _, rest = text[1:].partition("]:")
-        return host, text
-    parts = text.split("/")[0].split(":")
-    return (parts[0] if len(parts) == 3 else None), text
 
 
 @check("ports-loopback", section=SECTION, runbook=BIND_LINE,
@@ -57,13 +45,12 @@ def ports_loopback(files: StackFiles) -> Result:
         if service.spec.get("network_mode") == "host":
             findings.append((Status.FAIL, Evidence(f"service {service.name} uses network_mode: host (every port is public)",
                                                    *files.compose.where(*base, "network_mode"))))
-        for index, entry in enumerate(service.spec.get("ports") or []):
-            host, text = _port_binding(entry, files.compose_env())
-            where = files.compose.where(*base, "ports", index)
-            if host is not None and _is_loopback(host):
-                findings.append((Status.PASS, Evidence(f"{service.name} publishes {text}", *where)))
+        for port in service.ports(files.compose_env()):
+            where = files.compose.where(*base, "ports", port.index)
+            if is_loopback(port.host_ip):
+                findings.append((Status.PASS, Evidence(f"{service.name} publishes {port.text}", *where)))
             else:
-                findings.append((Status.FAIL, Evidence(f"{service.name} publishes {text} on every interface", *where)))
+                findings.append((Status.FAIL, Evidence(f"{service.name} publishes {port.text} on every interface", *where)))
     if not findings:
         return passed(Evidence("no service publishes a port", files.compose.rel))
     return worst(findings)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from opsctl.audit.checks.common import expect_setting, no_file
-from opsctl.audit.registry import Evidence, Result, Status, check, failed, worst
+from opsctl.audit.checks.common import env_evidence, expect_setting, no_file
+from opsctl.audit.registry import Evidence, Result, Status, check, failed, passed, worst
 from opsctl.audit.stackfiles import StackFiles
 
 SECTION = "Routing & Availability"
@@ -17,6 +17,8 @@ CORE_FALLBACKS = {
     "rerank-default": "local-rerank",
 }
 FAMILIES = ("deepseek", "llamacpp", "vllm", "tgi", "gemma", "qwen")
+RERANK_PORT = "8079"
+HEALTH_PORT = "4001"
 
 
 def _router_setting(key: str, expected, default):
@@ -97,3 +99,35 @@ def context_window_fallbacks(files: StackFiles) -> Result:
     findings += [(Status.PASS, Evidence(f"{group} -> {', '.join(map(str, targets))}", files.config.rel, line))
                  for group, (targets, line) in fallbacks.items()]
     return worst(findings)
+
+
+@check("rerank-local", section=SECTION, runbook="Rerank served locally on 127.0.0.1:8079 (if enabled).",
+       fix='publish the rerank service as "127.0.0.1:8079:8079"')
+def rerank_local(files: StackFiles) -> Result:
+    if files.compose is None:
+        return no_file("docker-compose.yml")
+    rerank = files.service("rerank")
+    if rerank is None:
+        return passed(Evidence("no rerank service in the compose file", files.compose.rel))
+    where = files.compose.where("services", rerank.name, "ports")
+    served = [p for p in rerank.ports(files.compose_env()) if p.published == RERANK_PORT]
+    if served:
+        return passed(Evidence(f"{rerank.name} publishes {served[0].text}", *files.compose.where("services", rerank.name, "ports", served[0].index)))
+    return failed(Evidence(f"{rerank.name} does not publish host port {RERANK_PORT}", *where))
+
+
+@check("health-app", section=SECTION, runbook="Health app on 127.0.0.1:4001 when `SEPARATE_HEALTH_APP=1`.",
+       fix='publish the health port on the litellm service as "127.0.0.1:4001:${SEPARATE_HEALTH_PORT:-4001}"')
+def health_app(files: StackFiles) -> Result:
+    value, evidence = env_evidence(files, "SEPARATE_HEALTH_APP")
+    if (value or "").strip() != "1":
+        return passed(Evidence("SEPARATE_HEALTH_APP is not 1: no separate health app", evidence.path, evidence.line))
+    port = files.proxy_env.get("SEPARATE_HEALTH_PORT")
+    target = port.value.strip() if port and port.value.strip() else HEALTH_PORT
+    proxy = files.proxy
+    served = [p for p in proxy.ports(files.compose_env()) if p.target == target and p.published == HEALTH_PORT]
+    if served:
+        where = files.compose.where("services", proxy.name, "ports", served[0].index)
+        return passed(Evidence(f"health app ({target} in the container) published as {served[0].text}", *where))
+    return failed(Evidence(f"SEPARATE_HEALTH_APP=1, but container port {target} is not published on host port {HEALTH_PORT}",
+                           *files.compose.where("services", proxy.name, "ports")))
