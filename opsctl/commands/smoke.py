@@ -14,7 +14,7 @@ HEALTH_OPTIONS = [
 ]
 PROBE_OPTIONS = [
     click.option("--model", "models", multiple=True, metavar="NAME", help="Probe only this model group (repeatable)."),
-    click.option("--mode", type=click.Choice(MODES), help="Probe only model groups of this mode."),
+    click.option("--mode", type=click.Choice(MODES), help="Probe only model groups of this mode (a group without one counts as chat)."),
     click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True,
                  help="Model groups probed at once."),
     click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
@@ -60,7 +60,7 @@ def _pass_options_down(ctx: click.Context) -> None:
     accepted = {param.name for param in smoke.commands[ctx.invoked_subcommand].params}
     misplaced = sorted(set(given) - accepted)
     if misplaced:
-        names = ", ".join("--" + name.replace("_", "-").replace("models", "model") for name in misplaced)
+        names = ", ".join(param.opts[0] for param in ctx.command.params if param.name in misplaced)
         raise click.UsageError(f"{names} does not apply to `smoke {ctx.invoked_subcommand}`")
     ctx.default_map = {ctx.invoked_subcommand: given}
 

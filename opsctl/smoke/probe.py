@@ -132,7 +132,7 @@ def skip_reason(group: ModelGroup) -> str | None:
     if "*" in group.name:
         return "wildcard route: probe a concrete model name"
     if group.probe_mode not in PROBED_MODES:
-        return f"mode {group.probe_mode} is not probed (chat, embedding and rerank are)"
+        return f"not probed: mode {group.probe_mode}"
     return None
 
 
@@ -180,6 +180,7 @@ class Prober:
 
     async def _attempt(self, group: ModelGroup, probe: ModelProbe) -> None:
         started = time.perf_counter()
+        probe.ttft_ms = probe.deployment = probe.deployment_id = probe.api_base = probe.fallback = None
         try:
             async with asyncio.timeout(self.timeout):
                 body = {"model": group.name, **{"chat": CHAT_BODY, "embedding": EMBEDDING_BODY, "rerank": RERANK_BODY}[probe.mode]}

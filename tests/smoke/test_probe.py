@@ -31,7 +31,7 @@ def test_all_healthy(fresh_stack):
     probes = models(result)
     assert {name for name, p in probes.items() if p["status"] == "ok"} == set(PROBED)
     assert probes["image-a"]["status"] == "skipped"
-    assert probes["image-a"]["error"] == "mode image_generation is not probed (chat, embedding and rerank are)"
+    assert probes["image-a"]["error"] == "not probed: mode image_generation"
     for name in PROBED:
         assert probes[name]["fallback"] is None and probes[name]["attempts"] == 1
     for name, (model, mode) in FAKE_GROUPS.items():
