@@ -37,7 +37,6 @@ class EnvVar:
 @dataclass(frozen=True)
 class EnvFile:
     rel: str
-    path: Path
     values: dict[str, EnvVar]
 
 
@@ -57,7 +56,7 @@ def read_env_file(path: Path, rel: str) -> EnvFile | None:
         if match:
             lines[match.group(1)] = number  # the last assignment wins, as in dotenv
     values = dotenv_values(path, interpolate=False)
-    return EnvFile(rel, path, {k: EnvVar(v or "", rel, lines.get(k, 1)) for k, v in values.items()})
+    return EnvFile(rel, {k: EnvVar(v or "", rel, lines.get(k, 1)) for k, v in values.items()})
 
 
 def interpolate(value: str, env: dict[str, EnvVar]) -> str:

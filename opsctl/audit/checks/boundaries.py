@@ -8,9 +8,9 @@ import stat
 from typing import Any, Iterator
 
 from opsctl.audit import masterkey
-from opsctl.audit.checks.common import OS_ENVIRON, env_evidence, expect_env, expect_setting, no_file, resolve
-from opsctl.audit.registry import Evidence, Result, Status, check, failed, passed, warned, worst
-from opsctl.audit.stackfiles import StackFiles, interpolate, is_reference
+from opsctl.audit.checks.common import OS_ENVIRON, env_evidence, expect_env, expect_setting, no_file
+from opsctl.audit.registry import Evidence, Result, Status, check, failed, passed, worst
+from opsctl.audit.stackfiles import StackFiles, is_reference
 from opsctl.audit.yamldoc import YamlDoc
 
 SECTION = "Boundaries"
@@ -107,7 +107,7 @@ def _config_inline(doc: YamlDoc) -> Iterator[tuple[tuple, str]]:
 
 def _leaked_env_values(files: StackFiles, doc: YamlDoc) -> Iterator[Evidence]:
     """Secret values from .env that also appear, verbatim, in a YAML file."""
-    for name, var in (files.dotenv.values if files.dotenv else {}).items():
+    for name, var in files.compose_env().items():
         if SECRET_NAME.search(name) and len(var.value) >= MIN_SECRET_LENGTH and var.value in doc.text:
             line = doc.text[: doc.text.index(var.value)].count("\n") + 1
             yield Evidence(f"the value of {name} from .env is written inline", doc.rel, line)
@@ -159,7 +159,7 @@ def _master_key(files: StackFiles) -> tuple[str | None, Evidence]:
         if isinstance(configured, str) and configured.startswith(OS_ENVIRON):
             value, evidence = env_evidence(files, configured[len(OS_ENVIRON):])
             return value, evidence if value is not None else Evidence(f"{configured} is not set", *where)
-        return resolve(files, configured), Evidence("general_settings.master_key", *where)
+        return (configured if isinstance(configured, str) else None), Evidence("general_settings.master_key", *where)
     return env_evidence(files, "LITELLM_MASTER_KEY")
 
 

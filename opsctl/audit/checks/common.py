@@ -65,11 +65,3 @@ def expect_env(files: StackFiles, name: str, expected: str) -> Result:
     if value is not None:
         return failed(Evidence(f"{name}={value}, not {expected}", evidence.path, evidence.line))
     return failed(evidence)
-
-
-def resolve(files: StackFiles, value: Any) -> Any:
-    """A config value with LiteLLM's `os.environ/NAME` reference looked up in the proxy's environment."""
-    if isinstance(value, str) and value.startswith(OS_ENVIRON):
-        var = files.proxy_env.get(value[len(OS_ENVIRON):])
-        return var.value if var else None
-    return value

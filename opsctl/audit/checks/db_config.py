@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from opsctl.audit.checks.common import OS_ENVIRON, expect_env, no_file
-from opsctl.audit.registry import Evidence, Result, Status, check, failed, passed, worst
+from opsctl.audit.registry import Evidence, Result, Status, check, failed, worst
 from opsctl.audit.stackfiles import StackFiles
 
 SECTION = "DB / Config"
