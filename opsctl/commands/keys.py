@@ -189,7 +189,7 @@ def keys_info(settings, key_or_hash, as_json):
     from opsctl.proxy_client import ProxyClient
 
     if key_or_hash == "-":
-        key_or_hash = click.get_text_stream("stdin").read().strip()
+        key_or_hash = click.open_file("-").read().strip()
     with ProxyClient(settings) as proxy:
         row = key_info(proxy, key_or_hash)
     if as_json:
