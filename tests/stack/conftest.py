@@ -16,6 +16,7 @@ import subprocess
 import tarfile
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,11 +70,11 @@ def _tick_healthchecks(podman: list[str], env: dict, stop: threading.Event) -> N
                 subprocess.run(podman + ["healthcheck", "run", container_id], capture_output=True, env=env)
 
 
-@pytest.fixture(scope="session")
-def engine(tmp_path_factory):
+@contextmanager
+def podman_engine(work: Path):
+    """podman's Docker API on a private socket under `work`, with the test image imported."""
     for tool in ("podman", "runc", BUSYBOX):
         assert shutil.which(tool), f"{tool} is missing: run scripts/setup/stack.sh as root"
-    work = tmp_path_factory.mktemp("engine")
     (work / "networks").mkdir()
     conf = work / "containers.conf"
     conf.write_text(CONTAINERS_CONF.format(networks=work / "networks"))
@@ -102,6 +103,12 @@ def engine(tmp_path_factory):
         subprocess.run(podman + ["network", "prune", "--force"], env=env, capture_output=True)
         service.terminate()
         service.wait(10)
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory):
+    with podman_engine(tmp_path_factory.mktemp("engine")) as running:
+        yield running
 
 
 @pytest.fixture
