@@ -78,6 +78,7 @@ def connect(timeout: float = 10):
     """A docker SDK client for DOCKER_HOST (or the default socket), checked with a ping."""
     import docker
     from docker.errors import DockerException
+    from requests.exceptions import RequestException
 
     where = os.environ.get("DOCKER_HOST") or "the default socket (unix:///var/run/docker.sock)"
     try:
@@ -85,8 +86,8 @@ def connect(timeout: float = 10):
         # Docker Engine 20.10+ and podman 4+.
         client = docker.from_env(version="1.41", timeout=timeout)
         client.ping()
-    except DockerException as error:
-        reason = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
+    except (DockerException, RequestException) as error:
+        reason = type(error).__name__ if isinstance(error, RequestException) else str(error).splitlines()[0][:160]
         raise OpsctlError(
             f"cannot reach the container engine at {where}: {reason} "
             "(start Docker, or `podman system service --time=0 unix:///PATH/podman.sock` and set DOCKER_HOST)",
