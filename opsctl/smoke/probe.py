@@ -231,7 +231,8 @@ class Prober:
                 return self._finish(probe, f"unreadable stream chunk: {data}")
             if "error" in chunk:
                 error = chunk["error"]
-                return self._finish(probe, f"stream error: {error.get('message', error) if isinstance(error, dict) else error}")
+                message = error.get("message", error) if isinstance(error, dict) else error
+                return self._finish(probe, f"stream error: {_short(str(message))}")
             for choice in chunk.get("choices") or []:
                 delta = choice.get("delta") or {}
                 if probe.ttft_ms is None and (delta.get("content") or delta.get("reasoning_content") or delta.get("tool_calls")):

@@ -1,12 +1,18 @@
 """`opsctl smoke` and `opsctl smoke probe` against the real proxy: fake
 upstreams for chat/embedding/rerank, SmolLM2 on llama.cpp for llamacpp-local."""
 
+import asyncio
 import json
 import time
 
+import httpx
+import pytest
 from click.testing import CliRunner
 
 from opsctl.cli import cli
+from opsctl.proxy_client import ProxyError
+from opsctl.settings import Settings
+from opsctl.smoke.probe import run_probe
 from opsctl.smoke.codes import SmokeExit
 from tests.smoke.stack import FAKE_GROUPS, LLAMACPP_GROUP
 from tests.support.proxy import free_port
@@ -148,3 +154,32 @@ def test_no_master_key_is_a_clear_error():
         result = smoke(args, {"LITELLM_PROXY_URL": "http://127.0.0.1:9"})
         assert result.exit_code == SmokeExit.USAGE
         assert result.stderr == "Error: no master key: set LITELLM_MASTER_KEY (environment, .env or ~/.007) or pass --master-key\n"
+
+
+def test_concurrency_bounds_the_probes_in_flight(fresh_stack):
+    for name in ("chat-a", "chat-backup"):
+        fresh_stack.upstream.behave(name, Behavior(latency=0.5))
+    elapsed = {}
+    for concurrency in (1, 2):
+        result = smoke(["probe", "--json", "--model", "chat-a", "--model", "chat-backup", "--concurrency", str(concurrency)],
+                       fresh_stack.env)
+        assert result.exit_code == SmokeExit.OK, result.output
+        elapsed[concurrency] = json.loads(result.stdout)["probe"]["elapsed_ms"]
+    assert elapsed[1] >= 1000 > elapsed[2], elapsed
+
+
+def test_a_stream_cut_midway_fails(fresh_stack):
+    fresh_stack.upstream.behave("chat-broken", Behavior(chunks=3, die_after_chunks=1))
+    result = smoke(["probe", "--json", "--model", "chat-broken"], fresh_stack.env)
+    assert result.exit_code == SmokeExit.FAILED, result.output
+    probe = models(result)["chat-broken"]
+    assert (probe["status"], probe["error"]) == ("failed", "stream error: OpenAIException - Connection error.")
+
+
+def test_a_rejected_master_key_is_the_auth_exit_code():
+    # The test proxy has no database, so it cannot check a key: LiteLLM's 401 is played at the wire.
+    transport = httpx.MockTransport(lambda request: httpx.Response(401, json={"error": {"message": "Authentication Error, Invalid proxy server token passed."}}))
+    with pytest.raises(ProxyError) as caught:
+        asyncio.run(run_probe(Settings(proxy_url="http://proxy.test", master_key="sk-wrong"), transport=transport))
+    assert caught.value.exit_code == SmokeExit.AUTH
+    assert caught.value.message == "the proxy at http://proxy.test rejected the master key (HTTP 401): check LITELLM_MASTER_KEY"
