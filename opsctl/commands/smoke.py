@@ -6,7 +6,7 @@ from click.core import ParameterSource
 from opsctl.cli import pass_settings
 from opsctl.output import emit_json, json_option, status
 
-MODES = ("chat", "embedding", "rerank")
+MODES = ("chat", "embedding", "rerank")  # the modes opsctl.smoke.probe.REQUESTS knows (not imported: it loads httpx)
 
 HEALTH_OPTIONS = [
     click.option("--expect-db/--no-expect-db", default=None,

@@ -26,11 +26,12 @@ from opsctl.proxy_client import AsyncProxyClient, ProxyError, RetryPolicy
 from opsctl.settings import Settings
 from opsctl.smoke.codes import SmokeExit
 
-PROBED_MODES = ("chat", "embedding", "rerank")
-CHAT_BODY = {"messages": [{"role": "user", "content": "Reply with: ok"}], "max_tokens": 4, "stream": True}
-EMBEDDING_BODY = {"input": "ok"}
-RERANK_BODY = {"query": "Which says ok?", "documents": ["ok", "not this one"]}
-PATHS = {"chat": "/v1/chat/completions", "embedding": "/v1/embeddings", "rerank": "/v1/rerank"}
+# mode -> (route, the smallest real request but the model)
+REQUESTS = {
+    "chat": ("/v1/chat/completions", {"messages": [{"role": "user", "content": "Reply with: ok"}], "max_tokens": 4, "stream": True}),
+    "embedding": ("/v1/embeddings", {"input": "ok"}),
+    "rerank": ("/v1/rerank", {"query": "Which says ok?", "documents": ["ok", "not this one"]}),
+}
 MAX_ERROR = 200
 # "litellm.InternalServerError: InternalServerError: OpenAIException - boom LiteLLM: model group 'x' failed ..."
 ERROR_PREFIXES = re.compile(r"^(?:litellm\.\w+: )?(?:\w+Error: )?")
@@ -131,7 +132,7 @@ def select_groups(groups: list[ModelGroup], names: Iterable[str] = (), mode: str
 def skip_reason(group: ModelGroup) -> str | None:
     if "*" in group.name:
         return "wildcard route: probe a concrete model name"
-    if group.probe_mode not in PROBED_MODES:
+    if group.probe_mode not in REQUESTS:
         return f"not probed: mode {group.probe_mode}"
     return None
 
@@ -147,10 +148,10 @@ def _short(text: str) -> str:
 class Prober:
     """Probes model groups with bounded concurrency; `on_update` sees every state change."""
 
-    def __init__(self, client: AsyncProxyClient, groups: list[ModelGroup], *, concurrency: int, timeout: float,
-                 retries: int, on_update: Callable[[ModelProbe], None] | None = None):
+    def __init__(self, client: AsyncProxyClient, groups: list[ModelGroup], deployments: dict[str, Deployment], *,
+                 concurrency: int, timeout: float, retries: int, on_update: Callable[[ModelProbe], None] | None = None):
         self.client = client
-        self.deployments = {d.id: d for group in groups for d in group.deployments}
+        self.deployments = deployments  # every deployment by id: a fallback may be served from an unselected group
         self.groups = groups
         self.probes = [ModelProbe(group.name, group.probe_mode) for group in groups]
         self.semaphore = asyncio.Semaphore(concurrency)
@@ -183,8 +184,8 @@ class Prober:
         probe.ttft_ms = probe.deployment = probe.deployment_id = probe.api_base = probe.fallback = None
         try:
             async with asyncio.timeout(self.timeout):
-                body = {"model": group.name, **{"chat": CHAT_BODY, "embedding": EMBEDDING_BODY, "rerank": RERANK_BODY}[probe.mode]}
-                async with self.client.stream("POST", PATHS[probe.mode], json=body, idempotent=True) as response:
+                path, body = REQUESTS[probe.mode]
+                async with self.client.stream("POST", path, json={"model": group.name, **body}, idempotent=True) as response:
                     self._read_headers(group, probe, response.headers)
                     if probe.mode == "chat":
                         await self._read_chat_stream(probe, response, started)
@@ -263,8 +264,9 @@ async def run_probe(settings: Settings, *, models: Iterable[str] = (), mode: str
         groups = model_groups(await client.get("/model/info"))
         if not groups:
             raise OpsctlError(f"the proxy at {client.url} lists no models (/model/info is empty)", ExitCode.FAILED)
-        prober = Prober(client, select_groups(groups, models, mode), concurrency=concurrency, timeout=timeout,
-                        retries=retries, on_update=on_update)
+        deployments = {d.id: d for group in groups for d in group.deployments}
+        prober = Prober(client, select_groups(groups, models, mode), deployments, concurrency=concurrency,
+                        timeout=timeout, retries=retries, on_update=on_update)
         if on_start:
             on_start(prober.probes)
         probes = await prober.run()
