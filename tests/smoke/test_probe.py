@@ -183,3 +183,10 @@ def test_a_rejected_master_key_is_the_auth_exit_code():
         asyncio.run(run_probe(Settings(proxy_url="http://proxy.test", master_key="sk-wrong"), transport=transport))
     assert caught.value.exit_code == SmokeExit.AUTH
     assert caught.value.message == "the proxy at http://proxy.test rejected the master key (HTTP 401): check LITELLM_MASTER_KEY"
+
+
+def test_mode_choices_match_the_probed_modes():
+    from opsctl.commands.smoke import MODES
+    from opsctl.smoke.probe import REQUESTS
+
+    assert set(MODES) == set(REQUESTS)
