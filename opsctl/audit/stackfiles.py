@@ -123,7 +123,7 @@ class Service:
         return str(self.spec.get("image") or "")
 
     def ports(self, env: dict[str, EnvVar]) -> list[Port]:
-        return [parse_port(index, entry, env) for index, entry in enumerate(self.spec.get("ports") or [])]
+        return [parse_port(index, entry, env) for index, entry in enumerate(as_list(self.spec.get("ports")))]
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,9 @@ class StackFiles:
     @property
     def services(self) -> list[Service]:
         services = self.compose.get("services", default={}) if self.compose else {}
-        return [Service(name, spec or {}) for name, spec in services.items()] if isinstance(services, dict) else []
+        if not isinstance(services, dict):
+            return []
+        return [Service(str(name), spec if isinstance(spec, dict) else {}) for name, spec in services.items()]
 
     def service(self, word: str) -> Service | None:
         """The service named `word`, else the first whose image mentions it."""
@@ -162,14 +164,27 @@ class StackFiles:
         value = self.config.get(section, default={}) if self.config else {}
         return value if isinstance(value, dict) else {}
 
+    def models(self) -> list[tuple[int, str, dict]]:
+        """(index in model_list, model_name, litellm_params) of every well-formed entry."""
+        models = as_list(self.config.get("model_list")) if self.config else []
+        return [
+            (index, m["model_name"], m.get("litellm_params") if isinstance(m.get("litellm_params"), dict) else {})
+            for index, m in enumerate(models)
+            if isinstance(m, dict) and isinstance(m.get("model_name"), str) and m["model_name"]
+        ]
+
     def model_groups(self) -> set[str]:
-        models = self.config.get("model_list", default=[]) if self.config else []
-        return {m["model_name"] for m in models or [] if isinstance(m, dict) and m.get("model_name")}
+        return {name for _, name, _ in self.models()}
+
+
+def as_list(value: Any) -> list:
+    """A YAML value that should be a list, read leniently (one item, or nothing)."""
+    return value if isinstance(value, list) else [] if value is None else [value]
 
 
 def _env_file_entries(spec: Any) -> list[str]:
-    entries = spec if isinstance(spec, list) else [spec] if spec else []
-    return [entry["path"] if isinstance(entry, dict) else str(entry) for entry in entries]
+    entries = [entry.get("path") if isinstance(entry, dict) else entry for entry in as_list(spec)]
+    return [str(entry) for entry in entries if entry]
 
 
 def _proxy_env(files: StackFiles) -> dict[str, EnvVar]:
@@ -181,7 +196,8 @@ def _proxy_env(files: StackFiles) -> dict[str, EnvVar]:
         loaded = read_env_file(files.dir / entry, entry)
         if loaded:
             env.update(loaded.values)
-    environment = proxy.spec.get("environment") or {}
+    environment = proxy.spec.get("environment")
+    environment = environment if isinstance(environment, dict) else as_list(environment)
     base = ("services", proxy.name, "environment")
     source = files.compose_env()
     if isinstance(environment, dict):

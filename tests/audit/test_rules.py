@@ -133,3 +133,53 @@ def test_secret_file_mode_fix_names_the_file(tmp_path, isolated_env):
     check = next(c for c in data["checks"] if c["check"] == "secret-file-modes")
     assert check["evidence"] == [{"path": ".env", "line": None, "text": "mode 0640: readable by group or others"}]
     assert check["fix"] == f"chmod 600 {stack / '.env'}"
+
+
+def test_files_of_the_wrong_shape_are_findings_not_tracebacks(tmp_path):
+    (tmp_path / "litellm").mkdir()
+    (tmp_path / "docker-compose.yml").write_text(
+        "services:\n  litellm:\n    environment: LITELLM_MODE\n    ports: 4000\n  redis: null\n")
+    (tmp_path / "litellm" / "config.yaml").write_text(
+        "model_list: {chat-default: 1}\nrouter_settings: [fallbacks]\ngeneral_settings: admin_only\n"
+        "litellm_settings:\n  callbacks: dynamic_rate_limiter_v3\n  cache_params: redis\n")
+    result, data = run_audit("audit", str(tmp_path), "--json")
+    assert result.exit_code == 1
+    seen = statuses(data)
+    assert seen["ui-admin-only"] == "FAIL" and seen["callbacks"] == "FAIL" and seen["fallbacks"] == "FAIL"
+
+
+def _paths(node, path=()):
+    if path:
+        yield path
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _paths(value, path + (key,))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _paths(value, path + (index,))
+
+
+def test_no_value_of_the_wrong_type_anywhere_crashes_a_check(tmp_path):
+    """Every node of the reference files (3 levels deep) replaced by null, a number, a list, in turn."""
+    import yaml
+
+    from opsctl.audit.runner import run_checks
+
+    stack = init_stack(tmp_path / "stack")
+    crashes = []
+    for rel in ("docker-compose.yml", "litellm/config.yaml"):
+        original = (stack / rel).read_text()
+        data = yaml.load(original, Loader=yaml.CSafeLoader)
+        for path in [p for p in _paths(data) if len(p) <= 3]:
+            for odd in (None, 42, [{"x": [1]}]):
+                node = changed = yaml.load(original, Loader=yaml.CSafeLoader)
+                for part in path[:-1]:
+                    node = node[part]
+                node[path[-1]] = odd
+                (stack / rel).write_text(yaml.dump(changed, Dumper=yaml.CSafeDumper))
+                try:
+                    run_checks(load_stack(stack, load_policy(), tmp_path / "home"))
+                except Exception as error:  # noqa: BLE001 - collecting every crash is the point
+                    crashes.append((rel, path, odd, repr(error)))
+        (stack / rel).write_text(original)
+    assert crashes == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from opsctl.audit.checks.common import env_evidence, expect_setting, no_file
 from opsctl.audit.registry import Evidence, Result, Status, check, failed, passed, worst
-from opsctl.audit.stackfiles import StackFiles
+from opsctl.audit.stackfiles import StackFiles, as_list
 
 SECTION = "Routing & Availability"
 ROUTER_LINE = "Strategy `simple-shuffle`; `enable_pre_call_checks=true`, `allowed_fails=3`, `cooldown_time=30`."
@@ -44,7 +44,7 @@ def _fallback_map(files: StackFiles, key: str) -> dict[str, tuple[list, int]]:
         if isinstance(entry, dict):
             for group, targets in entry.items():
                 line = files.config.line("router_settings", key, index, group)
-                found[group] = (targets if isinstance(targets, list) else [targets], line)
+                found[str(group)] = ([str(target) for target in as_list(targets)], line)
     return found
 
 

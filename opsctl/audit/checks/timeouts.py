@@ -27,12 +27,8 @@ def config_model_timeouts(files: StackFiles) -> Result:
 
     if files.config is None:
         return no_file("litellm/config.yaml")
-    models = files.config.get("model_list", default=[]) or []
-    deployments = [
-        Deployment(str(index), model["model_name"], (model.get("litellm_params") or {}).get("timeout"),
-                   (model.get("litellm_params") or {}).get("num_retries"), None, "")
-        for index, model in enumerate(models) if isinstance(model, dict) and model.get("model_name")
-    ]
+    deployments = [Deployment(str(index), name, params.get("timeout"), params.get("num_retries"), None, "")
+                   for index, name, params in files.models()]
     plan = make_plan(deployments, files.policy)
 
     def where(item, field: str = "timeout") -> tuple[str, int]:
