@@ -53,3 +53,10 @@ def test_strict_counts_warnings(tmp_path):
     assert statuses(data)["routing-strategy"] == "WARN" and result.exit_code == 0
     strict, _ = run_audit("audit", str(stack), "--json", "--strict")
     assert strict.exit_code == 1
+
+
+def test_dir_defaults_to_the_stack_dir_setting(tmp_path):
+    stack = init_stack(tmp_path / "stack")
+    result, data = run_audit("--stack-dir", str(stack), "audit", "--json")
+    assert result.exit_code == 0
+    assert data["stack_dir"] == str(stack) and data["summary"]["FAIL"] == 0
