@@ -82,6 +82,7 @@ DEPLOYMENTS = [
     ("dies", "openai/dies"),
     ("slow-cloud", "openai/slow-early"),
     ("slow-plain", "openai/slow-plain"),
+    ("early-dies", "openai/early-dies"),
     ("guarded-dies", "openai/guarded-dies"),
     ("guarded-stall", "openai/guarded-stall"),
     ("guarded-slow-cloud", "openai/guarded-slow"),
@@ -92,14 +93,15 @@ BEHAVIORS = {
     "dies": Behavior(chunks=5, die_after_chunks=2),
     "slow-early": Behavior(first_token_delay=2.0),
     "slow-plain": Behavior(first_token_delay=2.0),
+    "early-dies": Behavior(first_token_delay=0.3, die_after_chunks=0),  # headers, then death before any token
     "guarded-dies": Behavior(chunks=5, die_after_chunks=2),
     "guarded-stall": Behavior(chunks=3, chunk_interval=3.0),
     "guarded-slow": Behavior(first_token_delay=1.0, chunks=3, chunk_interval=0.1),
 }
-ROUTER_SETTINGS = {"num_retries": 0, "fallbacks": [{"cloud-down": ["vllm-qwen2.5-0.5b-instruct"]}]}
+ROUTER_SETTINGS = {"num_retries": 0, "fallbacks": [{"cloud-down": ["vllm-qwen2.5-0.5b-instruct"]}, {"early-dies": ["plain"]}]}
 TUNED_SETTINGS = {
     "tool_choice_guard": {"models": ["team-*"]},
-    "early_chunk": {"models": ["slow-cloud", "guarded-slow-*"]},
+    "early_chunk": {"models": ["slow-cloud", "early-dies", "guarded-slow-*"]},
     "stream_guard": {
         "idle_gap_seconds": 30,
         "models": ["guarded-dies", {"pattern": "guarded-st*", "idle_gap_seconds": 0.5}, {"pattern": "guarded-slow-*", "idle_gap_seconds": 0.5}],

@@ -52,3 +52,13 @@ def test_models_not_configured_stream_unchanged(tuned_proxy, default_proxy):
     assert not any(e["choices"][0]["delta"] == {"role": "assistant", "content": ""}
                    for e in events(default_proxy.stream_bytes("slow-cloud")))
     assert events(tuned_proxy.stream_bytes("plain"))[0]["choices"][0]["delta"] == {"role": "assistant", "content": "Hello"}
+
+
+def test_a_failure_before_the_first_token_still_falls_back(tuned_proxy):
+    """The role chunk carries no content, so LiteLLM's mid-stream fallback still
+    moves the request to the fallback group (here: early-dies -> plain)."""
+    sent = events(tuned_proxy.stream_bytes("early-dies"))
+
+    assert sent[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    assert "".join(e["choices"][0]["delta"].get("content") or "" for e in sent) == "Hello 1 2 3 4 5"
+    assert sent[-1]["choices"][0]["finish_reason"] == "stop"

@@ -26,6 +26,6 @@ def test_callback_settings_and_callbacks_boot_without_warnings(tuned_proxy):
 
     warnings = [line for line in log.splitlines() if "WARNING" in line]
     assert not [line for line in warnings if "callback" in line.lower()], warnings
-    assert "custom_callbacks: EarlyChunk active: models=['slow-cloud', 'guarded-slow-*']" in log
+    assert "custom_callbacks: EarlyChunk active: models=['slow-cloud', 'early-dies', 'guarded-slow-*']" in log
     assert ("custom_callbacks: StreamGuard active: guarded-dies idle_gap_seconds=30, "
             "guarded-st* idle_gap_seconds=0.5, guarded-slow-* idle_gap_seconds=0.5") in log
