@@ -36,7 +36,9 @@ def stderr_console():
 def stdout_console():
     from rich.console import Console
 
-    return Console(soft_wrap=False)
+    # Piped or captured output (CI logs, `| less`) gets a wide table, not rich's 80 columns.
+    width = None if sys.stdout.isatty() else 160
+    return Console(soft_wrap=False, width=width)
 
 
 def status(message: str) -> None:
