@@ -7,6 +7,8 @@ import re
 import time
 
 import httpx
+import openai
+import pytest
 
 from tests.callbacks.test_early_chunk import events as stream_events
 
@@ -80,3 +82,13 @@ def test_empty_default_list_is_byte_identical(default_proxy, no_stream_guard_pro
         without_guard = no_stream_guard_proxy.stream_bytes(model)
 
         assert normalised(with_guard) == normalised(without_guard), model
+
+
+def test_openai_client_raises_the_typed_error(tuned_proxy):
+    client = openai.OpenAI(base_url=tuned_proxy.proxy.url + "/v1", api_key=tuned_proxy.proxy.master_key, max_retries=0)
+    stream = client.chat.completions.create(model="guarded-dies", messages=[{"role": "user", "content": "hi"}], stream=True)
+
+    with pytest.raises(openai.APIError) as raised:
+        list(stream)
+    assert raised.value.message.startswith("upstream stream failed after 2 chunks")
+    assert raised.value.type == "upstream_stream_error"
