@@ -50,6 +50,8 @@ def read_env_file(path: Path, rel: str) -> EnvFile | None:
         return None
     except OSError as error:
         raise OpsctlError(f"cannot read {rel}: {error.strerror}", ExitCode.USAGE) from None
+    except UnicodeDecodeError:
+        raise OpsctlError(f"cannot read {rel}: not UTF-8 text", ExitCode.USAGE) from None
     lines = {}
     for number, line in enumerate(text.splitlines(), start=1):
         match = _ENV_LINE.match(line)

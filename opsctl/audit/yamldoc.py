@@ -86,4 +86,6 @@ def load_yaml(path: Path, rel: str) -> YamlDoc | None:
         return None
     except OSError as error:
         raise OpsctlError(f"cannot read {rel}: {error.strerror}", ExitCode.USAGE) from None
+    except UnicodeDecodeError:
+        raise OpsctlError(f"cannot read {rel}: not UTF-8 text", ExitCode.USAGE) from None
     return parse_yaml(text, rel)

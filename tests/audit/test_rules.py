@@ -183,3 +183,11 @@ def test_no_value_of_the_wrong_type_anywhere_crashes_a_check(tmp_path):
                     crashes.append((rel, path, odd, repr(error)))
         (stack / rel).write_text(original)
     assert crashes == []
+
+
+def test_a_dotenv_that_is_not_text_is_a_usage_error(tmp_path):
+    stack = init_stack(tmp_path / "stack")
+    (stack / ".env").write_bytes(b"\xff\xfe\x00binary")
+    result, _ = run_audit("audit", str(stack))
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines()[-1] == "Error: cannot read .env: not UTF-8 text"

@@ -7,7 +7,7 @@ import shlex
 
 from opsctl.audit.checks.common import no_file
 from opsctl.audit.registry import Evidence, Result, Status, check, passed, worst
-from opsctl.audit.stackfiles import CALLBACKS_FILE, StackFiles
+from opsctl.audit.stackfiles import CALLBACKS_FILE, StackFiles, as_list
 
 SECTION = "Tooling"
 CALLBACK_MODULE = "custom_callbacks"
@@ -27,7 +27,7 @@ def _module_names(path) -> set[str] | None:
     """Names assigned at module level in custom_callbacks.py (read, never imported)."""
     try:
         tree = ast.parse(path.read_text(), str(path))
-    except (FileNotFoundError, SyntaxError):
+    except (OSError, SyntaxError, ValueError):  # missing, unreadable, not Python, not text
         return None
     names = set()
     for node in tree.body:
@@ -43,8 +43,7 @@ def _module_names(path) -> set[str] | None:
 def callbacks(files: StackFiles) -> Result:
     if files.config is None:
         return no_file("litellm/config.yaml")
-    configured = files.settings("litellm_settings").get("callbacks") or []
-    configured = configured if isinstance(configured, list) else [configured]
+    configured = as_list(files.settings("litellm_settings").get("callbacks"))
     where = files.config.where("litellm_settings", "callbacks")
     findings = [(Status.FAIL, Evidence(f"litellm_settings.callbacks lacks {name}", *where))
                 for name in CALLBACKS if name not in configured]
@@ -65,7 +64,13 @@ def callbacks(files: StackFiles) -> Result:
 
 
 def _flags(command) -> dict[str, str | None]:
-    words = command if isinstance(command, list) else shlex.split(str(command))
+    if isinstance(command, list):
+        words = command
+    else:
+        try:
+            words = shlex.split(str(command))
+        except ValueError:  # unbalanced quotes: compose would reject it too; read the words anyway
+            words = str(command).split()
     found: dict[str, str | None] = {}
     for index, word in enumerate(map(str, words)):
         if word.startswith("--"):
