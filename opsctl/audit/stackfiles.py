@@ -9,12 +9,13 @@ does it: `env_file` entries, then `environment` (which wins), with
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from opsctl.audit.yamldoc import YamlDoc, load_yaml
+from opsctl.audit.yamldoc import YamlDoc, load_yaml, read_stack_text
 from opsctl.errors import ExitCode, OpsctlError
 from opsctl.policy import Policy
 
@@ -44,20 +45,15 @@ def read_env_file(path: Path, rel: str) -> EnvFile | None:
     """A dotenv file's values with their lines, or None when it does not exist."""
     from dotenv import dotenv_values
 
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
+    text = read_stack_text(path, rel)
+    if text is None:
         return None
-    except OSError as error:
-        raise OpsctlError(f"cannot read {rel}: {error.strerror}", ExitCode.USAGE) from None
-    except UnicodeDecodeError:
-        raise OpsctlError(f"cannot read {rel}: not UTF-8 text", ExitCode.USAGE) from None
     lines = {}
     for number, line in enumerate(text.splitlines(), start=1):
         match = _ENV_LINE.match(line)
         if match:
             lines[match.group(1)] = number  # the last assignment wins, as in dotenv
-    values = dotenv_values(path, interpolate=False)
+    values = dotenv_values(stream=io.StringIO(text), interpolate=False)  # the text already read
     return EnvFile(rel, {k: EnvVar(v or "", rel, lines.get(k, 1)) for k, v in values.items()})
 
 

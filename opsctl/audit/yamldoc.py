@@ -13,7 +13,6 @@ from typing import Any
 from opsctl.errors import ExitCode, OpsctlError
 
 
-
 @dataclass(frozen=True)
 class YamlDoc:
     rel: str  # the file as shown in evidence (relative to the stack dir)
@@ -78,14 +77,19 @@ def parse_yaml(text: str, rel: str) -> YamlDoc:
     return YamlDoc(rel, data if data is not None else {}, lines, text)
 
 
-def load_yaml(path: Path, rel: str) -> YamlDoc | None:
-    """The document, or None when the file does not exist."""
+def read_stack_text(path: Path, rel: str) -> str | None:
+    """A stack file's text, None when it does not exist; unreadable or not UTF-8 is a one-line error."""
     try:
-        text = path.read_text()
+        return path.read_text()
     except FileNotFoundError:
         return None
     except OSError as error:
         raise OpsctlError(f"cannot read {rel}: {error.strerror}", ExitCode.USAGE) from None
     except UnicodeDecodeError:
         raise OpsctlError(f"cannot read {rel}: not UTF-8 text", ExitCode.USAGE) from None
-    return parse_yaml(text, rel)
+
+
+def load_yaml(path: Path, rel: str) -> YamlDoc | None:
+    """The document, or None when the file does not exist."""
+    text = read_stack_text(path, rel)
+    return None if text is None else parse_yaml(text, rel)
