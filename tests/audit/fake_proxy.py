@@ -19,16 +19,17 @@ UNAUTHORIZED = {"error": {"message": "Authentication Error, No api key passed in
 
 @contextmanager
 def fake_proxy(open_routes: dict[str, object] | None = None):
-    """Yields the base URL; `open_routes` maps a path to the JSON it answers without a key."""
+    """Yields the base URL; `open_routes` maps a path to what it answers without a key (JSON, or bytes as is)."""
     answers = {**PUBLIC, **(open_routes or {})}
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
             path = self.path.split("?")[0]
             status, body = (200, answers[path]) if path in answers else (401, UNAUTHORIZED)
-            payload = json.dumps(body).encode()
+            is_bytes = isinstance(body, bytes)  # sent as is (an HTML page, say), not as JSON
+            payload = body if is_bytes else json.dumps(body).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", "text/html" if is_bytes else "application/json")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)

@@ -57,6 +57,15 @@ def test_a_proxy_that_lists_keys_without_auth_fails(tmp_path):
     assert {c for c, s in statuses(data).items() if s == "FAIL"} == {"public-routes"}
 
 
+def test_a_route_that_answers_html_without_a_key_fails_too(tmp_path):
+    stack = init_stack(tmp_path / "stack")
+    with fake_proxy({"/spend/logs": b"<html>spend dashboard</html>"}) as url:
+        result, data = run_audit("--proxy-url", url, "audit", str(stack), "--live", "--json")
+    routes = _check(data, "public-routes")
+    assert [e["text"] for e in routes["evidence"]] == [f"GET {url}/spend/logs without a key -> 2xx (answered)"]
+    assert result.exit_code == 1
+
+
 def test_live_without_a_reachable_proxy_is_exit_3(tmp_path):
     stack = init_stack(tmp_path / "stack")
     url = f"http://127.0.0.1:{free_port()}"

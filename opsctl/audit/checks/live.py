@@ -31,7 +31,10 @@ def status_without_key(client, path: str) -> str:
     try:
         client.get(path, auth=False)
     except ProxyError as error:
-        return str(error.status) if error.status else "no answer"
+        if error.status is None:
+            return "no answer"
+        # A 2xx the client could not parse (HTML, text) still answered without a key.
+        return ANSWERED if 200 <= error.status < 300 else str(error.status)
     return ANSWERED
 
 
