@@ -1,7 +1,9 @@
 """The corpus: each entry breaks ONE runbook promise in a fresh `opsctl init` stack.
 
 `check` is the only check that may FAIL afterwards. An entry is a name,
-that check's id, and an edit `apply(stack_dir, home)`.
+that check's id, an edit `apply(stack_dir, home)` that makes a mistake an
+operator really makes, and, where the fix depends on the stack, the exact
+fix expected (STACK stands for the stack directory).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ class Mutation:
     name: str
     check: str
     apply: Callable[[Path, Path], None]
+    fix: str | None = None
 
 
 def _general(key, value):
@@ -44,6 +47,10 @@ def _port_on_all_interfaces(stack, home):
         ports[0] = ":".join(str(ports[0]).split(":")[1:])  # "127.0.0.1:4000:4000" -> "4000:4000"
 
     edit_compose(stack, change)
+
+
+def _postgres_published_for_psql(stack, home):
+    edit_compose(stack, lambda compose: service(compose, "postgres").__setitem__("ports", ["5432:5432"]))
 
 
 def _literal_secret_in_config(stack, home):
@@ -146,14 +153,18 @@ def _server_key_defaults(stack, home):
 
 MUTATIONS = [
     Mutation("port-on-every-interface", "ports-loopback", _port_on_all_interfaces),
+    Mutation("postgres-published-for-psql", "ports-loopback", _postgres_published_for_psql),
     Mutation("ui-open-to-all", "ui-admin-only", _general("ui_access_mode", "all")),
-    Mutation("not-production-mode", "production-mode", _env("LITELLM_MODE", "DEVELOPMENT")),
+    Mutation("dev-mode", "production-mode", _env("LITELLM_MODE", "DEV")),
+    Mutation("production-mode-line-dropped", "production-mode", _env("LITELLM_MODE", None)),
     Mutation("redis-password-inline-in-config", "no-inline-secrets", _literal_secret_in_config),
     Mutation("salt-key-inline-in-compose", "no-inline-secrets", _literal_secret_in_compose),
     Mutation("dotenv-world-readable", "secret-file-modes", _chmod(lambda stack, home: stack / ".env")),
     Mutation("secrets-file-world-readable", "secret-file-modes", _world_readable_007),
     Mutation("well-known-master-key-in-dotenv", "master-key",
-             lambda stack, home: set_dotenv(stack, "LITELLM_MASTER_KEY", "sk-1234")),
+             lambda stack, home: set_dotenv(stack, "LITELLM_MASTER_KEY", "sk-1234"),
+             fix=("sed -i '/^LITELLM_MASTER_KEY=/d' STACK/.env && echo \"LITELLM_MASTER_KEY=sk-$(openssl rand -hex 32)\" "
+                  ">> STACK/.env && opsctl --stack-dir STACK up litellm")),
     Mutation("empty-master-key", "master-key", _env("LITELLM_MASTER_KEY", "")),
     Mutation("error-logs-kept", "disable-error-logs", _general("disable_error_logs", False)),
     Mutation("master-key-returned", "disable-master-key-return", _general("disable_master_key_return", False)),
@@ -163,6 +174,7 @@ MUTATIONS = [
     Mutation("plain-logs", "json-logs",
              lambda stack, home: edit_config(stack, lambda c: c["litellm_settings"].__setitem__("json_logs", False))),
     Mutation("schema-updates-on", "disable-schema-update", _env("DISABLE_SCHEMA_UPDATE", "false")),
+    Mutation("schema-update-line-dropped", "disable-schema-update", _env("DISABLE_SCHEMA_UPDATE", None)),
     Mutation("cache-password-unset", "redis-password", _cache_params("password", "os.environ/REDIS_PASSWORD_UNSET")),
     Mutation("redis-server-without-password", "redis-password", _redis_without_requirepass),
     Mutation("cache-ttl-300", "cache-ttl", _cache_params("ttl", 300)),
@@ -182,7 +194,8 @@ MUTATIONS = [
     Mutation("vllm-greedy-gpu", "vllm-flags", _vllm_flag("--gpu-memory-utilization", "0.9")),
     Mutation("rerank-on-8080", "rerank-local", _republish("rerank", "8079", "8080")),
     Mutation("health-app-on-4002", "health-app", _republish("litellm", "4001", "4002")),
-    Mutation("server-side-key-defaults-differ", "key-defaults", _server_key_defaults),
+    Mutation("server-side-key-defaults-differ", "key-defaults", _server_key_defaults,
+             fix="set litellm_settings.default_key_generate_params.rpm_limit: 120 in litellm/config.yaml"),
     Mutation("chat-default-timeout-600", "config-model-timeouts", _config_timeout("chat-default", 600)),
     Mutation("local-model-timeout-as-string", "config-model-timeouts", _config_timeout("llamacpp-local", "30")),
 ]

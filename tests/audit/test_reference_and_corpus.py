@@ -36,7 +36,11 @@ def test_a_broken_promise_fails_exactly_its_check(tmp_path, isolated_env, mutati
     assert failing(data) == {mutation.check}
     assert result.exit_code == 1
     broken = next(c for c in data["checks"] if c["check"] == mutation.check)
-    assert broken["fix"] and broken["evidence"]
+    assert broken["evidence"] and all(e["path"] for e in broken["evidence"]), broken
+    assert all(e["line"] for e in broken["evidence"] if e["path"].endswith((".yml", ".yaml"))), broken
+    assert broken["fix"] and "\n" not in broken["fix"]
+    if mutation.fix:
+        assert broken["fix"] == mutation.fix.replace("STACK", str(stack))
 
 
 def test_every_file_check_has_a_broken_variant():

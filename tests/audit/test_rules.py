@@ -18,21 +18,23 @@ def _compose_only(tmp_path, compose: str, dotenv: str = ""):
     return load_stack(tmp_path, load_policy(), tmp_path / "home")
 
 
-@pytest.mark.parametrize("port, status", [
-    ('"127.0.0.1:4000:4000"', Status.PASS),
-    ('"[::1]:4000:4000"', Status.PASS),
-    ('"${BIND:-127.0.0.1}:4000:4000"', Status.PASS),
-    ('"4000:4000"', Status.FAIL),
-    ('"4000"', Status.FAIL),  # a random host port on every interface
-    ('"0.0.0.0:4000:4000/tcp"', Status.FAIL),
-    ("{target: 4000, published: 4000}", Status.FAIL),
-    ("{target: 4000, published: 4000, host_ip: 127.0.0.1}", Status.PASS),
+@pytest.mark.parametrize("port, status, fix", [
+    ('"127.0.0.1:4000:4000"', Status.PASS, None),
+    ('"[::1]:4000:4000"', Status.PASS, None),
+    ('"${BIND:-127.0.0.1}:4000:4000"', Status.PASS, None),
+    ('"4000:4000"', Status.FAIL, 'publish "127.0.0.1:4000:4000" instead of "4000:4000" at docker-compose.yml:5'),
+    ('"4000"', Status.FAIL, 'publish "127.0.0.1::4000" instead of "4000" at docker-compose.yml:5'),  # random host port
+    ('"0.0.0.0:4000:4000/tcp"', Status.FAIL,
+     'publish "127.0.0.1:4000:4000/tcp" instead of "0.0.0.0:4000:4000/tcp" at docker-compose.yml:5'),
+    ("{target: 4000, published: 4000}", Status.FAIL, "set host_ip: 127.0.0.1 at docker-compose.yml:5"),
+    ("{target: 4000, published: 4000, host_ip: 127.0.0.1}", Status.PASS, None),
 ])
-def test_port_bindings(tmp_path, port, status):
+def test_port_bindings(tmp_path, port, status, fix):
     files = _compose_only(tmp_path, f"services:\n  litellm:\n    image: litellm\n    ports:\n      - {port}\n")
     result = ports_loopback(files)
     assert result.status is status
     assert result.evidence[0].path == "docker-compose.yml" and result.evidence[0].line == 5
+    assert result.fix == fix
 
 
 def test_a_port_interpolated_from_dotenv_onto_every_interface_fails(tmp_path):
@@ -40,6 +42,7 @@ def test_a_port_interpolated_from_dotenv_onto_every_interface_fails(tmp_path):
     result = ports_loopback(files)
     assert result.status is Status.FAIL
     assert str(result.evidence[0]) == "docker-compose.yml:3: litellm publishes 0.0.0.0:4000:4000 on every interface"
+    assert result.fix == "make the host IP in ${BIND:-127.0.0.1}:4000:4000 at docker-compose.yml:3 resolve to 127.0.0.1 (it is 0.0.0.0 now)"
 
 
 def test_host_networking_fails(tmp_path):

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import shlex
 import stat
 from typing import Any, Iterator
 
 from opsctl.audit import masterkey
 from opsctl.audit.checks.common import OS_ENVIRON, env_evidence, expect_env, expect_setting, no_file
 from opsctl.audit.registry import Evidence, Result, Status, check, failed, passed, worst
-from opsctl.audit.stackfiles import StackFiles, is_reference
+from opsctl.audit.stackfiles import DOTENV_FILE, Port, StackFiles, as_list, is_reference
 from opsctl.audit.yamldoc import YamlDoc
 
 SECTION = "Boundaries"
@@ -34,26 +35,40 @@ def is_loopback(host: str | None) -> bool:
         return host == "localhost"
 
 
+def _loopback_fix(port: Port, raw: Any, at: str) -> str:
+    """The edit that binds one published port to 127.0.0.1, written for the entry as it stands."""
+    if isinstance(raw, dict):
+        return f"set host_ip: 127.0.0.1 at {at}"
+    if "$" in str(raw):
+        return f"make the host IP in {raw} at {at} resolve to 127.0.0.1 (it is {port.host_ip or 'empty'} now)"
+    protocol = "/" + str(raw).split("/", 1)[1] if "/" in str(raw) else ""
+    return f'publish "127.0.0.1:{port.published or ""}:{port.target}{protocol}" instead of "{raw}" at {at}'
+
+
 @check("ports-loopback", section=SECTION, runbook=BIND_LINE,
        fix="publish each port as 127.0.0.1:HOST:CONTAINER (or drop `ports:` and use `expose:`)")
 def ports_loopback(files: StackFiles) -> Result:
     if files.compose is None:
         return no_file("docker-compose.yml")
-    findings = []
+    findings, fixes = [], []
     for service in files.services:
         base = ("services", service.name)
         if service.spec.get("network_mode") == "host":
-            findings.append((Status.FAIL, Evidence(f"service {service.name} uses network_mode: host (every port is public)",
-                                                   *files.compose.where(*base, "network_mode"))))
+            rel, line = files.compose.where(*base, "network_mode")
+            findings.append((Status.FAIL, Evidence(f"service {service.name} uses network_mode: host (every port is public)", rel, line)))
+            fixes.append(f"remove network_mode: host at {rel}:{line} and publish the ports on 127.0.0.1")
+        raw_entries = as_list(service.spec.get("ports"))
         for port in service.ports(files.compose_env()):
-            where = files.compose.where(*base, "ports", port.index)
+            rel, line = files.compose.where(*base, "ports", port.index)
             if is_loopback(port.host_ip):
-                findings.append((Status.PASS, Evidence(f"{service.name} publishes {port.text}", *where)))
-            else:
-                findings.append((Status.FAIL, Evidence(f"{service.name} publishes {port.text} on every interface", *where)))
+                findings.append((Status.PASS, Evidence(f"{service.name} publishes {port.text}", rel, line)))
+                continue
+            on = "every interface" if port.host_ip in (None, "", "0.0.0.0", "::") else f"{port.host_ip}, not loopback"
+            findings.append((Status.FAIL, Evidence(f"{service.name} publishes {port.text} on {on}", rel, line)))
+            fixes.append(_loopback_fix(port, raw_entries[port.index], f"{rel}:{line}"))
     if not findings:
         return passed(Evidence("no service publishes a port", files.compose.rel))
-    return worst(findings)
+    return worst(findings, fix="; ".join(fixes) or None)
 
 
 @check("ui-admin-only", section=SECTION,
@@ -163,9 +178,24 @@ def _master_key(files: StackFiles) -> tuple[str | None, Evidence]:
     return env_evidence(files, "LITELLM_MASTER_KEY")
 
 
+def _new_key_fix(files: StackFiles, evidence: Evidence, value: str | None) -> str:
+    """The commands that put a fresh key where the proxy reads it, and apply it (compose re-reads env files on up)."""
+    config_rel = files.config.rel if files.config else None
+    compose_rel = files.compose.rel if files.compose else None
+    env_file = evidence.path if evidence.path not in (None, config_rel, compose_rel) else DOTENV_FILE
+    target = shlex.quote(str(files.dir / env_file))
+    command = (f"sed -i '/^LITELLM_MASTER_KEY=/d' {target} && echo \"LITELLM_MASTER_KEY=sk-$(openssl rand -hex 32)\" >> {target}"
+               f" && opsctl --stack-dir {shlex.quote(str(files.dir))} up litellm")
+    if evidence.path == config_rel:
+        return f"set general_settings.master_key: os.environ/LITELLM_MASTER_KEY at {config_rel}:{evidence.line}, then {command}"
+    if evidence.path == compose_rel and value is not None:  # set in `environment:`, which wins over .env
+        return f"remove LITELLM_MASTER_KEY at {compose_rel}:{evidence.line}, then {command}"
+    return command
+
+
 @check("master-key", section=SECTION, runbook=SECRETS_LINE,
-       fix=("sed -i '/^LITELLM_MASTER_KEY=/d' .env && echo \"LITELLM_MASTER_KEY=sk-$(openssl rand -hex 32)\" >> .env; "
-            "then opsctl restart"))
+       fix=("sed -i '/^LITELLM_MASTER_KEY=/d' .env && echo \"LITELLM_MASTER_KEY=sk-$(openssl rand -hex 32)\" >> .env"
+            " && opsctl up litellm"))
 def master_key(files: StackFiles) -> Result:
     value, evidence = _master_key(files)
     reason = masterkey.unsafe_reason(value)
@@ -175,9 +205,10 @@ def master_key(files: StackFiles) -> Result:
         where = (files.config.where("general_settings", masterkey.OVERRIDE_SETTING) if override
                  else (override_env.path, override_env.line))
         return failed(Evidence("the weak-master-key override is on: LiteLLM would boot with an unsafe key", *where),
-                      fix=f"remove {masterkey.OVERRIDE_SETTING} / {masterkey.OVERRIDE_ENV_VAR}")
+                      fix=f"remove {masterkey.OVERRIDE_SETTING if override else masterkey.OVERRIDE_ENV_VAR} at {where[0]}:{where[1]}")
     if reason is None:
         return passed(Evidence("master key set, not a publicly known one", evidence.path, evidence.line))
     text = {"not_set": "no master key is set", "empty": "the master key is empty",
             "publicly_known": "the master key is a publicly known default"}[reason]
-    return failed(Evidence(f"{text} (LiteLLM refuses to boot)", evidence.path, evidence.line))
+    return failed(Evidence(f"{text} (LiteLLM refuses to boot)", evidence.path, evidence.line),
+                  fix=_new_key_fix(files, evidence, value))
