@@ -54,7 +54,7 @@ def _public(client, path: str) -> tuple[Status, Evidence]:
 
 @check("public-routes", section="Boundaries", needs=Needs.LIVE,
        runbook="Public routes: `/healthz`, `/readyz`, `/health/liveliness`, `/health/readiness`; `ui_access_mode=admin_only`.",
-       fix="set LITELLM_MASTER_KEY on the proxy (a proxy without a master key answers every route) and restart litellm")
+       fix="set LITELLM_MASTER_KEY in the stack's .env, then opsctl up litellm (a proxy without a master key answers every route)")
 def public_routes(target: LiveTarget) -> Result:
     findings = [_protected(target.proxy, path) for path in PROTECTED_ROUTES]
     findings += [_public(target.proxy, path) for path in PUBLIC_ROUTES]
