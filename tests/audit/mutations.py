@@ -2,8 +2,8 @@
 
 `check` is the only check that may FAIL afterwards. An entry is a name,
 that check's id, an edit `apply(stack_dir, home)` that makes a mistake an
-operator really makes, and, where the fix depends on the stack, the exact
-fix expected (STACK stands for the stack directory).
+operator really makes, and, where the fix depends on the stack, how the
+expected fix starts (STACK stands for the stack directory).
 """
 
 from __future__ import annotations
@@ -152,8 +152,10 @@ def _server_key_defaults(stack, home):
 
 
 MUTATIONS = [
-    Mutation("port-on-every-interface", "ports-loopback", _port_on_all_interfaces),
-    Mutation("postgres-published-for-psql", "ports-loopback", _postgres_published_for_psql),
+    Mutation("port-on-every-interface", "ports-loopback", _port_on_all_interfaces,
+             fix='publish "127.0.0.1:4000:4000" instead of "4000:4000" at docker-compose.yml:'),
+    Mutation("postgres-published-for-psql", "ports-loopback", _postgres_published_for_psql,
+             fix='publish "127.0.0.1:5432:5432" instead of "5432:5432" at docker-compose.yml:'),
     Mutation("ui-open-to-all", "ui-admin-only", _general("ui_access_mode", "all")),
     Mutation("dev-mode", "production-mode", _env("LITELLM_MODE", "DEV")),
     Mutation("production-mode-line-dropped", "production-mode", _env("LITELLM_MODE", None)),
@@ -183,8 +185,10 @@ MUTATIONS = [
     Mutation("no-pre-call-checks", "enable-pre-call-checks", _router("enable_pre_call_checks", False)),
     Mutation("allowed-fails-5", "allowed-fails", _router("allowed_fails", 5)),
     Mutation("cooldown-10", "cooldown-time", _router("cooldown_time", 10)),
-    Mutation("chat-default-without-fallback", "fallbacks", _drop_fallback("chat-default")),
-    Mutation("fallback-to-missing-group", "fallbacks", _dangling_fallback),
+    Mutation("chat-default-without-fallback", "fallbacks", _drop_fallback("chat-default"),
+             fix='add "- chat-default: [qwen3-coder-480b-cloud]" under router_settings.fallbacks (litellm/config.yaml:'),
+    Mutation("fallback-to-missing-group", "fallbacks", _dangling_fallback,
+             fix="replace no-such-group with qwen3-coder-480b-cloud at litellm/config.yaml:"),
     Mutation("no-context-window-fallbacks", "context-window-fallbacks",
              lambda stack, home: edit_config(stack, lambda c: c["router_settings"].pop("context_window_fallbacks"))),
     Mutation("early-chunk-not-registered", "callbacks", _drop_callback("custom_callbacks.early_chunk")),
@@ -193,9 +197,11 @@ MUTATIONS = [
     Mutation("vllm-long-context", "vllm-flags", _vllm_flag("--max-model-len", "8192")),
     Mutation("vllm-greedy-gpu", "vllm-flags", _vllm_flag("--gpu-memory-utilization", "0.9")),
     Mutation("rerank-on-8080", "rerank-local", _republish("rerank", "8079", "8080")),
-    Mutation("health-app-on-4002", "health-app", _republish("litellm", "4001", "4002")),
+    Mutation("health-app-on-4002", "health-app", _republish("litellm", "4001", "4002"),
+             fix='publish "127.0.0.1:4001:4001" in the ports of service litellm (docker-compose.yml:'),
     Mutation("server-side-key-defaults-differ", "key-defaults", _server_key_defaults,
              fix="set litellm_settings.default_key_generate_params.rpm_limit: 120 in litellm/config.yaml"),
     Mutation("chat-default-timeout-600", "config-model-timeouts", _config_timeout("chat-default", 600)),
-    Mutation("local-model-timeout-as-string", "config-model-timeouts", _config_timeout("llamacpp-local", "30")),
+    Mutation("local-model-timeout-as-string", "config-model-timeouts", _config_timeout("llamacpp-local", "30"),
+             fix="set timeout: 30 and num_retries: 1 (unquoted) in llamacpp-local's litellm_params at litellm/config.yaml:"),
 ]

@@ -48,13 +48,17 @@ def _fallback_map(files: StackFiles, key: str) -> dict[str, tuple[list, int]]:
     return found
 
 
-def _dangling(files: StackFiles, key: str, fallbacks: dict, groups: set[str]) -> list[tuple[Status, Evidence]]:
-    return [
-        (Status.FAIL, Evidence(f"{key}: {group} -> {target}, but no model group {target} exists", files.config.rel, line))
-        for group, (targets, line) in fallbacks.items()
-        for target in targets
-        if target not in groups
-    ]
+def _dangling(files: StackFiles, key: str, fallbacks: dict, groups: set[str]) -> tuple[list[tuple[Status, Evidence]], list[str]]:
+    """A FAIL, and its fix, for every fallback target that is not a model group."""
+    findings, fixes = [], []
+    for group, (targets, line) in fallbacks.items():
+        for target in (t for t in targets if t not in groups):
+            findings.append((Status.FAIL, Evidence(f"{key}: {group} -> {target}, but no model group {target} exists",
+                                                   files.config.rel, line)))
+            runbook_target = CORE_FALLBACKS.get(group) if key == "fallbacks" else None
+            instead = runbook_target if runbook_target in groups else "an existing model group"
+            fixes.append(f"replace {target} with {instead} at {files.config.rel}:{line}")
+    return findings, fixes
 
 
 def _core_groups(groups: set[str]) -> list[str]:
@@ -69,21 +73,25 @@ def fallbacks(files: StackFiles) -> Result:
         return no_file("litellm/config.yaml")
     groups = files.model_groups()
     fallbacks = _fallback_map(files, "fallbacks")
-    section_where = files.config.where("router_settings", "fallbacks")
-    findings = _dangling(files, "fallbacks", fallbacks, groups)
+    rel, section_line = files.config.where("router_settings", "fallbacks")
+    findings, fixes = _dangling(files, "fallbacks", fallbacks, groups)
+    warn_fixes = []  # shown only when nothing FAILs, like the WARN evidence
     for group in _core_groups(groups):
         if group not in fallbacks:
-            findings.append((Status.FAIL, Evidence(f"core group {group} has no fallback", *section_where)))
+            findings.append((Status.FAIL, Evidence(f"core group {group} has no fallback", rel, section_line)))
+            target = CORE_FALLBACKS.get(group) if CORE_FALLBACKS.get(group) in groups else "ANOTHER_GROUP"
+            fixes.append(f'add "- {group}: [{target}]" under router_settings.fallbacks ({rel}:{section_line})')
             continue
         targets, line = fallbacks[group]
         expected = CORE_FALLBACKS.get(group)
         if expected and expected not in targets:
-            findings.append((Status.WARN, Evidence(f"{group} falls back to {targets}, the runbook says {expected}", files.config.rel, line)))
+            findings.append((Status.WARN, Evidence(f"{group} falls back to {targets}, the runbook says {expected}", rel, line)))
+            warn_fixes.append(f"make {expected} {group}'s fallback at {rel}:{line}")
         else:
-            findings.append((Status.PASS, Evidence(f"{group} -> {', '.join(map(str, targets))}", files.config.rel, line)))
+            findings.append((Status.PASS, Evidence(f"{group} -> {', '.join(map(str, targets))}", rel, line)))
     if not findings:
         return failed(Evidence("no core model group is defined in model_list", *files.config.where("model_list")))
-    return worst(findings)
+    return worst(findings, fix="; ".join(fixes or warn_fixes) or None)
 
 
 @check("context-window-fallbacks", section=SECTION, runbook="Context-window fallbacks for large models.",
@@ -95,10 +103,10 @@ def context_window_fallbacks(files: StackFiles) -> Result:
     if not fallbacks:
         where = files.config.where("router_settings", "context_window_fallbacks")
         return failed(Evidence("router_settings.context_window_fallbacks is empty or not set", *where))
-    findings = _dangling(files, "context_window_fallbacks", fallbacks, files.model_groups())
+    findings, fixes = _dangling(files, "context_window_fallbacks", fallbacks, files.model_groups())
     findings += [(Status.PASS, Evidence(f"{group} -> {', '.join(map(str, targets))}", files.config.rel, line))
                  for group, (targets, line) in fallbacks.items()]
-    return worst(findings)
+    return worst(findings, fix="; ".join(fixes) or None)
 
 
 @check("rerank-local", section=SECTION, runbook="Rerank served locally on 127.0.0.1:8079 (if enabled).",
@@ -129,5 +137,6 @@ def health_app(files: StackFiles) -> Result:
     if served:
         where = files.compose.where("services", proxy.name, "ports", served[0].index)
         return passed(Evidence(f"health app ({target} in the container) published as {served[0].text}", *where))
-    return failed(Evidence(f"SEPARATE_HEALTH_APP=1, but container port {target} is not published on host port {HEALTH_PORT}",
-                           *files.compose.where("services", proxy.name, "ports")))
+    rel, line = files.compose.where("services", proxy.name, "ports")
+    return failed(Evidence(f"SEPARATE_HEALTH_APP=1, but container port {target} is not published on host port {HEALTH_PORT}", rel, line),
+                  fix=f'publish "127.0.0.1:{HEALTH_PORT}:{target}" in the ports of service {proxy.name} ({rel}:{line})')

@@ -34,16 +34,19 @@ def config_model_timeouts(files: StackFiles) -> Result:
     def where(item, field: str = "timeout") -> tuple[str, int]:
         return files.config.where("model_list", int(item.model_id), "litellm_params", field)
 
+    # repr: a quoted "30" is the string LiteLLM would misread, and must look different from 30.
     findings = [
-        (Status.FAIL, Evidence(f"{a.model_name}: timeout={a.current_timeout} num_retries={a.current_num_retries}, "
+        (Status.FAIL, Evidence(f"{a.model_name}: timeout={a.current_timeout!r} num_retries={a.current_num_retries!r}, "
                                f"policy {a.new_timeout}/{a.new_num_retries}", *where(a)))
         for a in plan.changes
     ]
+    fixes = [f"set timeout: {a.new_timeout} and num_retries: {a.new_num_retries} (unquoted) in {a.model_name}'s "
+             f"litellm_params at {':'.join(map(str, where(a)))}" for a in plan.changes]
     findings += [(Status.WARN, Evidence(f"{d.model_name} matches no rule in {plan.policy_source}", *where(d, "model")))
                  for d in plan.uncovered]
     findings.append((Status.PASS, Evidence(f"{len(plan.compliant)} model(s) match {plan.policy_source}",
                                            *files.config.where("model_list"))))
-    return worst(findings)
+    return worst(findings, fix="; ".join(fixes) or None)
 
 
 @dataclass(frozen=True)
