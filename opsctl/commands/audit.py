@@ -27,7 +27,7 @@ def audit(ctx, settings, stack_dir, live, as_json, output_format, sarif_file, st
     with the file:line (or endpoint and status) it saw and a one-line fix.
     Exit status: 0 when nothing FAILs (--strict: nothing WARNs either), 1
     otherwise, 2 for an unreadable stack, 3 when --live cannot reach the
-    proxy or the DB.
+    proxy or the DB, 5 when DATABASE_URL has no LiteLLM tables.
 
     \b
     Examples:
