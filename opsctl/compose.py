@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from opsctl.errors import ExitCode, OpsctlError
+from opsctl.output import status
 from opsctl.settings import Settings
 
 GET_COMPOSE = (
@@ -61,27 +62,36 @@ def project_name(settings: Settings) -> str:
 @dataclass(frozen=True)
 class Compose:
     settings: Settings
+    profiles: tuple[str, ...] = ()
 
     @property
     def project(self) -> str:
         return project_name(self.settings)
 
     def argv(self, *args: str) -> list[str]:
-        path = self.settings.compose_path
-        return [*compose_command(), "-f", str(path), "-p", self.project, *args]
+        # Absolute, because compose runs with the stack directory as its cwd.
+        path = self.settings.compose_path.resolve()
+        profiles = [arg for name in self.profiles for arg in ("--profile", name)]
+        return [*compose_command(), "-f", str(path), "-p", self.project, *profiles, *args]
 
-    def run(self, *args: str) -> None:
-        """Run a compose command with its progress on our stderr; a failure is one line."""
-        argv = self.argv(*args)
-        process = subprocess.run(
-            argv, cwd=self.settings.compose_path.parent, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, text=True,
+    def run(self, *args: str, show_output: bool = False) -> None:
+        """Run a compose command, its progress passed on to our stderr; a failure is one line.
+
+        Each progress line is passed on once the next arrives, so when the
+        command fails its last line goes into our error instead of being
+        printed twice. stdout (logs) is shown only with show_output.
+        """
+        process = subprocess.Popen(
+            self.argv(*args), cwd=self.settings.compose_path.parent, stdin=subprocess.DEVNULL,
+            stdout=None if show_output else subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )
-        if process.returncode != 0:
-            lines = [line for line in process.stderr.splitlines() if line.strip()]
-            detail = lines[-1].strip() if lines else f"exit status {process.returncode}"
-            raise OpsctlError(f"docker compose {args[0]} failed: {detail}", ExitCode.FAILED)
-
-    def stream(self, *args: str) -> int:
-        """Run a compose command attached to our terminal (logs -f); returns its exit status."""
-        return subprocess.run(self.argv(*args), cwd=self.settings.compose_path.parent).returncode
+        last = None
+        for line in process.stderr:
+            if line.strip():
+                if last is not None:
+                    status(last)
+                last = line.rstrip()
+        if process.wait() != 0:
+            raise OpsctlError(f"docker compose {args[0]} failed: {last or f'exit status {process.returncode}'}", ExitCode.FAILED)
+        if last is not None:
+            status(last)

@@ -19,14 +19,22 @@ def _readiness_url(settings) -> str:
     return (settings.health_url or settings.proxy_url).rstrip("/") + "/health/readiness"
 
 
-def _bring_up(settings, compose_args: tuple[str, ...], services: tuple[str, ...], timeout: float) -> None:
+def _bring_up(settings, compose_args: tuple[str, ...], services: tuple[str, ...], timeout: float,
+              profiles: tuple[str, ...] = (), existing_only: bool = False) -> None:
     from opsctl.compose import Compose, compose_command
-    from opsctl.engine import connect
+    from opsctl.engine import connect, project_containers
+    from opsctl.errors import ExitCode, OpsctlError
     from opsctl.readiness import wait_until_ready
 
     compose_command()  # a missing tool is reported before anything starts
     client = connect()
-    compose = Compose(settings)
+    compose = Compose(settings, profiles)
+    if existing_only and not project_containers(client, compose.project, services):
+        # compose would restart nothing and we would wait the whole timeout.
+        raise OpsctlError(
+            f"service {', '.join(services)} has no container in project {compose.project}: start it with `opsctl up`",
+            ExitCode.FAILED,
+        )
     compose.run(*compose_args)
     wait_until_ready(client, compose.project, services, _readiness_url(settings), timeout)
     say(f"{compose.project}: ready")
@@ -88,8 +96,7 @@ def up(settings, services, profiles, timeout):
       opsctl up --profile rerank --timeout 600
       opsctl up redis postgres
     """
-    profile_args = tuple(arg for name in profiles for arg in ("--profile", name))
-    _bring_up(settings, (*profile_args, "up", "-d", *services), services, timeout)
+    _bring_up(settings, ("up", "-d", *services), services, timeout, profiles)
 
 
 @click.command(name="restart")
@@ -104,13 +111,13 @@ def restart(settings, service, timeout):
       opsctl restart
       opsctl restart redis --timeout 60
     """
-    _bring_up(settings, ("restart", service), (service,), timeout)
+    _bring_up(settings, ("restart", service), (service,), timeout, existing_only=True)
 
 
 @click.command(name="down")
 @pass_settings
 def down(settings):
-    """Stop and remove the stack's containers and network (volumes are kept).
+    """Stop and remove the stack's containers (of every profile) and network; volumes are kept.
 
     \b
     Example:
@@ -121,7 +128,7 @@ def down(settings):
 
     compose_command()
     connect()
-    compose = Compose(settings)
+    compose = Compose(settings, profiles=("*",))  # else containers of --profile services stay up
     compose.run("down")
     say(f"{compose.project}: down")
 
@@ -142,13 +149,10 @@ def logs(settings, service, lines, follow):
     """
     from opsctl.compose import Compose, compose_command
     from opsctl.engine import connect
-    from opsctl.errors import ExitCode, OpsctlError
 
     compose_command()
     connect()
-    code = Compose(settings).stream("logs", "--no-color", "--tail", str(lines), *(["-f"] if follow else []), service)
-    if code != 0:
-        raise OpsctlError(f"docker compose logs {service} failed (exit status {code})", ExitCode.FAILED)
+    Compose(settings).run("logs", "--no-color", "--tail", str(lines), *(["-f"] if follow else []), service, show_output=True)
 
 
 def _uptime(seconds: float | None) -> str | None:

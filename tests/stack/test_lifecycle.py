@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
+import sys
 import time
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from opsctl.cli import cli
+from opsctl.compose import GET_COMPOSE, PLUGIN_DIRS
 from tests.support.proxy import free_port
 
 # Busybox services. PID 1 ignores SIGTERM, so they stop with SIGKILL to keep tests fast.
@@ -36,6 +41,11 @@ services:
   migrate:  # one-shot
     image: {image}
     command: ["echo", "migrated"]
+  extra:  # started only with --profile extra
+    profiles: ["extra"]
+    image: {image}
+    command: ["sleep", "3600"]
+    stop_signal: SIGKILL
 """
 
 STUCK = """\
@@ -66,7 +76,7 @@ def project(tmp_path, engine, docker_host, monkeypatch):
         directory.mkdir()
         (directory / "docker-compose.yml").write_text(text.format(image=engine.image, **values))
         made.append(directory)
-        return str(directory)
+        return name  # relative to the cwd (tmp_path), as an operator types it
 
     yield make
     for directory in made:
@@ -77,15 +87,20 @@ def by_service(result) -> dict:
     return {row["service"]: row for row in json.loads(result.stdout)}
 
 
-def test_up_restart_status_down(project):
+def test_up_restart_status_logs_down(project, capfd):
     port = free_port()
     stack = project(PROJECT, "lifecycle", port=port)
     base = ("--stack-dir", stack, "--proxy-url", f"http://127.0.0.1:{port}")
+
+    result = run(*base, "restart")
+    assert result.exit_code == 1
+    assert result.stderr == "Error: service litellm has no container in project lifecycle: start it with `opsctl up`\n"
 
     result = run(*base, "up", "--timeout", "90")
     assert result.exit_code == 0, result.output
     assert result.stderr.splitlines()[-1] == "lifecycle: ready"
     assert "readiness: http://127.0.0.1:%d/health/readiness: HTTP 200, status healthy" % port in result.stderr
+    assert " Container lifecycle-migrate-1  Started" in result.stderr.splitlines()  # compose's progress
 
     rows = by_service(run(*base, "status", "--json"))
     assert {name: (r["state"], r["health"], r["exit_code"]) for name, r in rows.items()} == {
@@ -113,9 +128,21 @@ def test_up_restart_status_down(project):
     assert "127.0.0.1:" in table.stdout and str(port) in table.stdout  # the cell may wrap
     assert "Warning" not in table.stderr
 
+    capfd.readouterr()
+    logs = run(*base, "logs", "migrate")
+    # compose writes the log lines itself, to our process's stdout (fd 1).
+    assert (logs.exit_code, capfd.readouterr().out, logs.stderr) == (0, "migrate-1  | migrated\n", "")
+    logs = run(*base, "logs", "nosuch")
+    assert (logs.exit_code, logs.stderr) == (1, "Error: docker compose logs failed: no such service: nosuch\n")
+
+    result = run(*base, "up", "--profile", "extra", "--timeout", "60")
+    assert result.exit_code == 0, result.output
+    assert by_service(run(*base, "status", "--json"))["extra"]["state"] == "running"
+
     result = run(*base, "down")
     assert result.exit_code == 0, result.output
-    assert json.loads(run(*base, "status", "--json").stdout) == []
+    assert result.stderr.splitlines()[-1] == "lifecycle: down"
+    assert json.loads(run(*base, "status", "--json").stdout) == []  # the profile's container too
     assert run(*base, "status").stderr == "project lifecycle has no containers (start it with `opsctl up`)\n"
 
 
@@ -150,3 +177,17 @@ def test_no_engine_is_one_clear_line_fast(monkeypatch, tmp_path):
             "(start Docker, or `podman system service --time=0 unix:///PATH/podman.sock` and set DOCKER_HOST)\n"
         )
         assert len(result.stderr.splitlines()) == 1
+
+
+def test_no_compose_cli_is_one_clear_line(tmp_path):
+    """Compose hidden for real: empty dirs mounted over the system plugin dirs in a
+    private mount namespace, and DOCKER_CONFIG and PATH pointing at an empty dir."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (tmp_path / "docker-compose.yml").write_text("services: {}\n")
+    hide = "".join(f"{shutil.which('mount')} --bind {empty} {d} && " for d in PLUGIN_DIRS if Path(d).is_dir())
+    for command in ("up", "restart", "down", "logs litellm"):
+        script = f"{hide}DOCKER_CONFIG={empty} PATH={empty} exec {sys.executable} -m opsctl {command}"
+        result = subprocess.run([shutil.which("unshare"), "--mount", "/bin/sh", "-c", script],
+                                capture_output=True, text=True, timeout=30)
+        assert (result.returncode, result.stdout, result.stderr) == (8, "", f"Error: {GET_COMPOSE}\n"), command
