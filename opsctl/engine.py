@@ -49,6 +49,11 @@ class ContainerState:
         return self.state == "exited" and self.exit_code == 0
 
     @property
+    def state_label(self) -> str:
+        """The state, with the exit code of an exited container: "exited (1)"."""
+        return f"exited ({self.exit_code})" if self.state == "exited" else self.state
+
+    @property
     def failed(self) -> bool:
         return self.state in ("exited", "dead") and self.exit_code != 0
 

@@ -20,9 +20,7 @@ LOG_TAIL_LINES = 20
 
 
 def describe(state: ContainerState) -> str:
-    if state.state == "exited":
-        return f"exited ({state.exit_code})"
-    return f"{state.state}, {state.health}" if state.health else state.state
+    return f"{state.state_label}, {state.health}" if state.health else state.state_label
 
 
 def proxy_readiness(url: str) -> tuple[bool, str]:
@@ -34,9 +32,10 @@ def proxy_readiness(url: str) -> tuple[bool, str]:
     except httpx.HTTPError as error:
         return False, f"{url}: {type(error).__name__}"
     try:
-        answer = response.json().get("status")
+        body = response.json()
     except ValueError:
-        answer = None
+        body = None
+    answer = body.get("status") if isinstance(body, dict) else None
     healthy = response.status_code == 200 and answer == "healthy"
     return healthy, f"{url}: HTTP {response.status_code}" + (f", status {answer}" if answer else "")
 

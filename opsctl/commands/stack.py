@@ -191,7 +191,7 @@ def status(settings, as_json):
         say(f"project {project} has no containers (start it with `opsctl up`)")
     else:
         rows = [
-            [s.service, s.state if s.state != "exited" else f"exited ({s.exit_code})", s.health, s.image,
+            [s.service, s.state_label, s.health, s.image,
              _uptime(s.uptime_seconds()), ", ".join(str(p) + ("" if p.loopback else " !") for p in s.ports) or None]
             for s in states
         ]
