@@ -117,7 +117,9 @@ def restart(settings, service, timeout):
 @click.command(name="down")
 @pass_settings
 def down(settings):
-    """Stop and remove the stack's containers (of every profile) and network; volumes are kept.
+    """Stop and remove the stack's containers, of every profile, and its network.
+
+    Volumes (the Postgres data) are kept.
 
     \b
     Example:
