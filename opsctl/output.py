@@ -13,6 +13,8 @@ from typing import Any, Callable, Iterable, Sequence
 
 import click
 
+from opsctl.errors import ExitCode, OpsctlError
+
 
 def json_option(func: Callable) -> Callable:
     """Add `--json` (as the `as_json` parameter) to a reporting command."""
@@ -68,3 +70,13 @@ def print_table(
 
 def is_interactive() -> bool:
     return sys.stdin.isatty()
+
+
+def confirm_write(yes: bool, question: str, nothing_done: str = "nothing was changed") -> None:
+    """Go ahead with a write only after --yes or a "y" on a terminal; otherwise exit 9 (REFUSED)."""
+    if yes:
+        return
+    if not is_interactive():
+        raise OpsctlError(f"refusing to write without --yes in a non-interactive shell; {nothing_done}", ExitCode.REFUSED)
+    if not click.confirm(question, err=True):
+        raise OpsctlError(f"declined; {nothing_done}", ExitCode.REFUSED)

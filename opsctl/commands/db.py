@@ -6,13 +6,13 @@ imported inside the commands so `opsctl --help` does not load psycopg.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
 from opsctl.cli import pass_settings
-from opsctl.errors import ExitCode, OpsctlError
-from opsctl.output import emit_json, is_interactive, json_option, print_table, status, warn
+from opsctl.output import confirm_write, emit_json, json_option, print_table, status, warn
 
 policy_option = click.option(
     "--policy",
@@ -34,24 +34,20 @@ def _policy(settings, policy_file):
 
 
 def _value(value) -> str:
-    return "unset" if value is None else str(value)
+    # As JSON: a stored string "30" is shown quoted, it is not the number 30 (LiteLLM reads it as ciphertext).
+    return "unset" if value is None else json.dumps(value)
 
 
 def _arrow(current, new) -> str:
-    return _value(current) if current == new else f"{_value(current)} -> {new}"
+    return _value(current) if _value(current) == _value(new) else f"{_value(current)} -> {_value(new)}"
 
 
 def _rule(rule) -> str:
     return f"{rule.pattern} ({rule.tier})"
 
 
-def _confirm_write(yes: bool, question: str) -> None:
-    if yes:
-        return
-    if not is_interactive():
-        raise OpsctlError("refusing to write without --yes in a non-interactive shell; nothing was changed", ExitCode.REFUSED)
-    if not click.confirm(question, err=True):
-        raise OpsctlError("declined; nothing was changed", ExitCode.REFUSED)
+def _policy_values(rule) -> str:
+    return f"{rule['timeout']} s, {rule['num_retries']} {'retry' if rule['num_retries'] == 1 else 'retries'}"
 
 
 def _show_plan(plan) -> None:
@@ -65,7 +61,8 @@ def _show_plan(plan) -> None:
     if plan.compliant:
         print_table(
             ["model_name", "model_id", "timeout", "num_retries", "rule"],
-            [[a.model_name, a.model_id, a.current_timeout, a.current_num_retries, _rule(a.rule)] for a in plan.compliant],
+            [[a.model_name, a.model_id, _value(a.current_timeout), _value(a.current_num_retries), _rule(a.rule)]
+             for a in plan.compliant],
             title="Already compliant",
         )
     if plan.uncovered:
@@ -130,11 +127,13 @@ def db_apply_overrides(settings, policy_file, dry_run, yes, backup, as_json):
 
     result = None
     if plan.changes and not dry_run:
-        _confirm_write(yes, f"Update {len(plan.changes)} deployments?")
+        confirm_write(yes, f"Update {len(plan.changes)} deployments?")
         result = apply_plan(database_url, plan, backup)
         status(f"Updated {result.updated} deployments. Undo: opsctl db restore {result.backup}")
     elif not plan.changes:
         status("Nothing to change.")
+    else:
+        status("Dry run: nothing was written.")
 
     if as_json:
         emit_json(
@@ -174,7 +173,7 @@ def db_status(settings, policy_file, as_json):
     print_table(
         ["model_name", "model_id", "timeout", "num_retries", "status", "policy"],
         [[r["model_name"], r["model_id"], _value(r["timeout"]), _value(r["num_retries"]), r["status"],
-          f"{r['rule']['timeout']}s / {r['rule']['num_retries']} retries" if r["rule"] else None] for r in rows],
+          _policy_values(r["rule"]) if r["rule"] else None] for r in rows],
     )
 
 
@@ -208,10 +207,12 @@ def db_restore(settings, backup, dry_run, yes, as_json):
         warn(f"deployment {row['model_name']} ({row['model_id']}) no longer exists; it cannot be restored")
     restored = 0
     if plan.restore and not dry_run:
-        _confirm_write(yes, f"Restore {len(plan.restore)} deployments?")
+        confirm_write(yes, f"Restore {len(plan.restore)} deployments?")
         restored = apply_restore(database_url, plan)
         status(f"Restored {restored} deployments.")
     elif not plan.restore:
         status("Nothing to restore.")
+    else:
+        status("Dry run: nothing was written.")
     if as_json:
         emit_json({"dry_run": dry_run, "restored": restored, "plan": plan.to_json()})

@@ -72,7 +72,8 @@ def test_dry_run_prints_the_plan_and_writes_nothing(seeded, run, isolated_env):
     assert "Deployments to change" in result.stdout and "Already compliant" in result.stdout
     assert "Not covered by any rule" in result.stdout and "gpt-4o-mini" in result.stdout
     assert "10 -> 90" in result.stdout and "unset -> 2" in result.stdout
-    assert "5 to change, 1 compliant, 1 not covered" in result.stderr
+    assert '"30" -> 30' in result.stdout  # the stored string is shown as one, not as the number it resembles
+    assert result.stderr.splitlines()[-2:] == ["5 to change, 1 compliant, 1 not covered", "Dry run: nothing was written."]
     assert raw_rows(seeded.url) == seeded.before
     assert not (isolated_env / ".local").exists()  # no backup file either
 
@@ -130,6 +131,7 @@ def test_status_lists_compliance(seeded, run):
     run("--database-url", seeded.url, "db", "apply-overrides", "--yes")
     table = run("--database-url", seeded.url, "db", "status")
     assert "differs" not in table.stdout and table.stdout.count("complies") == 6
+    assert table.stdout.count("30 s, 1 retry ") == 2 and table.stdout.count("90 s, 2 retries") == 4
 
 
 @pytest.mark.parametrize(("answer", "exit_code"), [("y", 0), ("n", 9)])
