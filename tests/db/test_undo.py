@@ -7,6 +7,7 @@ import os
 import stat
 
 import psycopg
+import pytest
 
 from tests.support.litellm_db import raw_rows
 
@@ -64,8 +65,27 @@ def test_existing_backup_file_is_refused_before_any_write(seeded, run, tmp_path)
     assert raw_rows(seeded.url) == seeded.before
 
 
-def test_restore_rejects_a_file_that_is_not_a_backup(seeded, run, tmp_path):
-    (tmp_path / "x.json").write_text('{"rows": []}')
+def test_backup_that_cannot_be_written_rolls_the_apply_back(seeded, run, tmp_path):
+    (tmp_path / "afile").write_text("")
+    result = run("--database-url", seeded.url, "db", "apply-overrides", "--yes", "--backup", "afile/undo.json")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == "Error: cannot write backup file afile/undo.json: File exists; nothing was changed"
+    assert raw_rows(seeded.url) == seeded.before
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"rows": []}', "x.json: not an opsctl backup file (expected format opsctl-db-backup/1)"),
+        ('{"format": "opsctl-db-backup/1"}', "x.json: damaged opsctl backup file (rows are missing fields)"),
+        ('{"format": "opsctl-db-backup/1", "rows": [{"model_id": "id-chat-a"}]}',
+         "x.json: damaged opsctl backup file (rows are missing fields)"),
+        ("[1,\n", "x.json:2: not an opsctl backup file (invalid JSON)"),
+    ],
+)
+def test_restore_rejects_a_file_that_is_not_a_backup(seeded, run, tmp_path, text, message):
+    (tmp_path / "x.json").write_text(text)
     result = run("--database-url", seeded.url, "db", "restore", "x.json", "--yes")
     assert result.exit_code == 2
-    assert result.stderr == "Error: x.json: not an opsctl backup file (expected format opsctl-db-backup/1)\n"
+    assert result.stderr == f"Error: {message}\n"
+    assert raw_rows(seeded.url) == seeded.before
