@@ -13,6 +13,7 @@ import click
 
 from opsctl import __version__
 from opsctl.errors import OpsctlError
+from opsctl.output import warn
 from opsctl.settings import Settings, load_settings
 
 # command name -> "module:attribute"
@@ -84,7 +85,7 @@ def cli(ctx, env_file, **options):
     except OpsctlError as error:
         raise click.UsageError(error.message) from None
     for warning in settings.warnings:
-        click.echo(f"Warning: {warning}", err=True)
+        warn(warning)
     ctx.obj = settings
 
 

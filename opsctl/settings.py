@@ -2,8 +2,9 @@
 
 Sources, highest first: command-line options, the real environment, the
 dotenv file (`.env` in the working directory or `--env-file`), then the
-secrets file `~/.007`. `LITELLM_MODE=PRODUCTION` turns dotenv loading off,
-as it does inside LiteLLM; `~/.007` is still read (it is the operator's
+secrets file `~/.007`. Like LiteLLM (`litellm/__init__.py` loads dotenv only
+while `LITELLM_MODE` is unset or exactly `DEV`), `LITELLM_MODE=PRODUCTION`
+turns dotenv loading off; `~/.007` is still read (it is the operator's
 secrets file, not the project's).
 """
 
@@ -14,6 +15,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
+from urllib.parse import urlsplit, urlunsplit
 
 from opsctl.errors import ExitCode, OpsctlError
 
@@ -46,6 +48,7 @@ class Settings:
     policy_file: str | None = None  # None: the packaged default policy
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    read_from: tuple[str, ...] = field(default=(), compare=False)  # the sources consulted, highest first
 
     def source_of(self, name: str) -> str:
         return self.sources.get(name, "default")
@@ -80,7 +83,7 @@ class Settings:
                 {
                     "name": name,
                     "env": env_var,
-                    "value": mask(value) if secret else value,
+                    "value": (mask_url(value) if name == "database_url" else mask(value)) if secret else value,
                     "source": self.source_of(name),
                 }
             )
@@ -92,6 +95,26 @@ def mask(value: str | None) -> str | None:
     if not value:
         return value
     return "****" if len(value) < 12 else f"{value[:3]}****"
+
+
+def mask_url(url: str | None) -> str | None:
+    """A connection URL with its password masked, so which database it is stays visible.
+
+    Anything else that could hold a password (a key=value DSN, a password in
+    the query string, an unparsable URL) is masked whole.
+    """
+    if not url:
+        return url
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return mask(url)
+    if "://" not in url or "password" in parts.query.lower():
+        return mask(url)
+    if password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{password}@", ":****@", 1)))
 
 
 def _read_dotenv(path: Path) -> dict[str, str]:
@@ -123,13 +146,14 @@ def load_settings(
 
     layers: list[tuple[str, Mapping[str, str]]] = [("environment", environ)]
 
-    production = environ.get("LITELLM_MODE", "").upper() == "PRODUCTION"
+    mode = environ.get("LITELLM_MODE", "DEV")
+    production = mode != "DEV"  # exactly LiteLLM's test: any other value turns dotenv off
     if env_file is not None:
         path = Path(env_file)
         if not path.is_file():
             raise OpsctlError(f"env file not found: {path}", ExitCode.USAGE)
         if production:
-            warnings.append(f"LITELLM_MODE=PRODUCTION: ignoring {path}")
+            warnings.append(f"LITELLM_MODE={mode}: ignoring {path}")
         else:
             layers.append((str(path), _read_dotenv(path)))
     elif not production and (cwd / ".env").is_file():
@@ -155,4 +179,5 @@ def load_settings(
         else:
             if default is not None:
                 values[name], sources[name] = default, "default"
-    return Settings(**values, sources=sources, warnings=tuple(warnings))
+    read_from = ("option", *(label for label, _layer in layers))
+    return Settings(**values, sources=sources, warnings=tuple(warnings), read_from=read_from)

@@ -24,13 +24,31 @@ def show(*args: str) -> tuple[dict, str]:
 def test_config_show_masks_secrets_and_reports_sources(tmp_path, monkeypatch):
     monkeypatch.setenv("LITELLM_MASTER_KEY", MASTER_KEY)
     (tmp_path / ".env").write_text("DATABASE_URL=postgresql://litellm:dbpass-secret@db:5432/litellm\n")
-    rows, _ = show("--proxy-url", "http://127.0.0.1:4100")
+    rows, stderr = show("--proxy-url", "http://127.0.0.1:4100")
     assert rows["master_key"] == {"name": "master_key", "env": "LITELLM_MASTER_KEY", "value": "sk-****",
                                   "source": "environment"}
-    assert (rows["database_url"]["value"], rows["database_url"]["source"]) == ("pos****", ".env")
+    # the password is masked, which database it is stays visible
+    assert rows["database_url"]["value"] == "postgresql://litellm:****@db:5432/litellm"
+    assert rows["database_url"]["source"] == ".env"
     assert (rows["proxy_url"]["value"], rows["proxy_url"]["source"]) == ("http://127.0.0.1:4100", "option")
     assert (rows["stack_dir"]["value"], rows["stack_dir"]["source"]) == (".", "default")
     assert (rows["policy_file"]["value"], rows["policy_file"]["source"]) == (None, "default")
+    assert stderr == "Sources consulted, highest first: option, environment, .env, default\n"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://postgres@127.0.0.1:5432/litellm", "postgresql://postgres@127.0.0.1:5432/litellm"),
+        ("postgresql://u:p%40ss@db/litellm", "postgresql://u:****@db/litellm"),
+        ("postgresql://db/litellm?password=dbpass-secret", "pos****"),  # libpq reads a password here too
+        ("host=db password=dbpass-secret", "hos****"),  # a key=value DSN
+    ],
+)
+def test_database_url_shows_where_not_the_password(url, shown, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", url)
+    rows, _ = show()
+    assert rows["database_url"]["value"] == shown
 
 
 def test_config_show_table_never_prints_the_secret(monkeypatch):
@@ -68,6 +86,15 @@ def test_production_mode_skips_dotenv_but_reads_secrets_file(tmp_path, isolated_
     rows, stderr = show("--env-file", "other.env")
     assert rows["database_url"]["value"] is None
     assert "Warning: LITELLM_MODE=PRODUCTION: ignoring other.env" in stderr
+    assert "Sources consulted, highest first: option, environment, ~/.007, default" in stderr.splitlines()
+
+
+@pytest.mark.parametrize(("mode", "reads_dotenv"), [("DEV", True), ("production", False), ("", False)])
+def test_dotenv_is_read_only_in_litellms_dev_mode(tmp_path, monkeypatch, mode, reads_dotenv):
+    """LiteLLM loads .env only while LITELLM_MODE is unset or exactly DEV (litellm/__init__.py)."""
+    (tmp_path / ".env").write_text("OPSCTL_STACK_DIR=/from/dotenv\n")
+    monkeypatch.setenv("LITELLM_MODE", mode)
+    assert (load_settings().stack_dir == "/from/dotenv") is reads_dotenv
 
 
 def test_env_file_option_replaces_dotenv(tmp_path):

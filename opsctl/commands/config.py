@@ -3,7 +3,7 @@
 import click
 
 from opsctl.cli import pass_settings
-from opsctl.output import emit_json, json_option, print_table
+from opsctl.output import emit_json, json_option, print_table, status
 
 
 @click.group()
@@ -17,11 +17,16 @@ def config():
 def config_show(settings, as_json):
     """Print every effective setting, secrets masked, and where it came from.
 
+    Sources, highest first: option, environment, the dotenv file (./.env or
+    --env-file; not read when LITELLM_MODE is set to anything but DEV, as in
+    LiteLLM), ~/.007, default. The sources consulted are listed on stderr.
+
     \b
     Example:
       opsctl config show --json
     """
     rows = settings.describe()
+    status(f"Sources consulted, highest first: {', '.join(settings.read_from)}, default")
     if as_json:
         emit_json(rows)
         return
