@@ -94,3 +94,44 @@ def test_imports_only_litellm_and_the_standard_library():
 
     outside = {name for name in imported if name.split(".")[0] not in sys.stdlib_module_names and name.split(".")[0] != "litellm"}
     assert outside == set()
+
+
+def test_early_chunk_replaces_the_first_chunk_read_once(load):
+    """LiteLLM executes the file once per entry: the read is wrapped once, around LiteLLM's own."""
+    original = litellm.router._aread_first_chunk
+    for _ in range(3):
+        module = load({"early_chunk": {"models": ["*-cloud"]}})
+
+    assert module.early_chunk.patterns == ("*-cloud",)
+    assert litellm.router._aread_first_chunk is not original
+    assert litellm.router._aread_first_chunk.early_chunk_original is original
+
+
+async def _read_with_options(stream, options):
+    return None
+
+
+class _NotFirstChunk:
+    pass
+
+
+async def _acompletion_without_the_read(self, *args, **kwargs):
+    return None
+
+
+@pytest.mark.parametrize(("owner", "name", "changed", "reason"), [
+    (litellm.router, "_aread_first_chunk", _read_with_options,
+     "litellm.router._aread_first_chunk(stream, options) is not (stream)"),
+    (litellm.router, "_FirstChunk", _NotFirstChunk, "litellm.router._FirstChunk is not (chunk, rest)"),
+    (litellm.router.Router, "_acompletion", _acompletion_without_the_read,
+     "Router._acompletion no longer calls litellm.router._aread_first_chunk"),
+])
+def test_early_chunk_stays_off_when_litellm_changes_what_it_replaces(load, monkeypatch, caplog, owner, name, changed, reason):
+    monkeypatch.setattr(owner, name, changed)
+    before = litellm.router._aread_first_chunk
+
+    module = load({"early_chunk": {"models": ["*-cloud"]}})
+
+    assert litellm.router._aread_first_chunk is before  # nothing replaced
+    assert module.early_chunk.patterns == ()  # and the log says it is off
+    assert f"custom_callbacks: EarlyChunk is off: {reason}" in caplog.text

@@ -15,7 +15,9 @@ docs/callbacks.md describes every setting.
 """
 
 import asyncio
+import dataclasses
 import fnmatch
+import inspect
 import os
 import time
 from typing import NamedTuple
@@ -73,12 +75,8 @@ def _request_model_names(request_data: dict, response=None) -> list[str]:
     return [request_data.get("model"), metadata.get("model_group"), hidden.get("litellm_model_name")]
 
 
-class ToolChoiceGuard(CustomLogger):
-    """Coerces tool_choice "required" to "auto" for deployments that cannot honour it,
-    and drops tool_choice when the request sends no tools. Runs per deployment
-    attempt (after routing, fallbacks included), so it sees the real deployment."""
-
-    label = "ToolChoiceGuard"
+class PatternCallback(CustomLogger):
+    """A callback that acts on the models matching its list of patterns."""
 
     def __init__(self, patterns):
         super().__init__()
@@ -86,6 +84,14 @@ class ToolChoiceGuard(CustomLogger):
 
     def describe(self) -> str:
         return f"models={list(self.patterns)}"
+
+
+class ToolChoiceGuard(PatternCallback):
+    """Coerces tool_choice "required" to "auto" for deployments that cannot honour it,
+    and drops tool_choice when the request sends no tools. Runs per deployment
+    attempt (after routing, fallbacks included), so it sees the real deployment."""
+
+    label = "ToolChoiceGuard"
 
     async def async_pre_call_deployment_hook(self, kwargs: dict, call_type):
         choice = kwargs.get("tool_choice")
@@ -117,7 +123,7 @@ class ToolChoiceGuard(CustomLogger):
         metadata["spend_logs_metadata"] = logged
 
 
-class EarlyChunk(CustomLogger):
+class EarlyChunk(PatternCallback):
     """For the configured models, a streamed chat response starts with a role-only
     delta as soon as the upstream has answered with headers, not at its first token.
 
@@ -129,13 +135,6 @@ class EarlyChunk(CustomLogger):
     upstream's chunks follow it unchanged."""
 
     label = "EarlyChunk"
-
-    def __init__(self, patterns):
-        super().__init__()
-        self.patterns = tuple(patterns)
-
-    def describe(self) -> str:
-        return f"models={list(self.patterns)}"
 
     def early_first_chunk(self, stream) -> ModelResponseStream | None:
         """The role-only chunk for a chat stream of a configured model, else None."""
@@ -159,17 +158,36 @@ class EarlyChunk(CustomLogger):
         return chunk
 
 
-def _install_early_first_chunk() -> bool:
-    """Route the Router's first-chunk read through the registered EarlyChunk. Returns
-    False (EarlyChunk stays off) on a LiteLLM without that read."""
-    import litellm.router as router
+def _early_first_chunk_unsupported(router) -> str | None:
+    """Why this LiteLLM's first-chunk read cannot be replaced safely (None: it can).
 
+    The replacement relies on three private details of LiteLLM 1.108.7; if an
+    upgrade changes any of them, EarlyChunk stays off instead of breaking streams."""
     original = getattr(router, "_aread_first_chunk", None)
     first_chunk = getattr(router, "_FirstChunk", None)
     if original is None or first_chunk is None:
-        return False
-    if hasattr(original, "early_chunk_original"):
-        return True  # installed by an earlier run of this file (LiteLLM runs it once per entry)
+        return "litellm.router has no _aread_first_chunk/_FirstChunk"
+    original = getattr(original, "early_chunk_original", original)
+    if list(inspect.signature(original).parameters) != ["stream"]:
+        return f"litellm.router._aread_first_chunk{inspect.signature(original)} is not (stream)"
+    if not dataclasses.is_dataclass(first_chunk) or [f.name for f in dataclasses.fields(first_chunk)] != ["chunk", "rest"]:
+        return "litellm.router._FirstChunk is not (chunk, rest)"
+    # The Router must look the function up by its module-level name, or replacing it does nothing.
+    acompletion = getattr(getattr(router, "Router", None), "_acompletion", None)
+    if "_aread_first_chunk" not in getattr(getattr(acompletion, "__code__", None), "co_names", ()):
+        return "Router._acompletion no longer calls litellm.router._aread_first_chunk"
+    return None
+
+
+def _install_early_first_chunk() -> str | None:
+    """Route the Router's first-chunk read through the registered EarlyChunk.
+    Returns why it could not (EarlyChunk then stays off), else None."""
+    import litellm.router as router
+
+    problem = _early_first_chunk_unsupported(router)
+    if problem or hasattr(router._aread_first_chunk, "early_chunk_original"):
+        return problem  # or installed by an earlier run of this file (LiteLLM runs it once per entry)
+    original, first_chunk = router._aread_first_chunk, router._FirstChunk
 
     async def read_first_chunk(stream):
         for callback in litellm.callbacks:
@@ -181,7 +199,7 @@ def _install_early_first_chunk() -> bool:
 
     read_first_chunk.early_chunk_original = original
     router._aread_first_chunk = read_first_chunk
-    return True
+    return None
 
 
 class StreamRule(NamedTuple):
@@ -316,8 +334,10 @@ def _report_when_started(own) -> None:
 
 tool_choice_guard = ToolChoiceGuard(_patterns("tool_choice_guard", DEFAULT_LOCAL_MODELS))
 early_chunk = EarlyChunk(_patterns("early_chunk", ()))
-if early_chunk.patterns and not _install_early_first_chunk():
-    log.warning("custom_callbacks: EarlyChunk is off: this LiteLLM has no litellm.router._aread_first_chunk to extend")
+_early_chunk_problem = _install_early_first_chunk() if early_chunk.patterns else None
+if _early_chunk_problem:
+    early_chunk = EarlyChunk(())  # off: the log line below says so, and why
+    log.warning("custom_callbacks: EarlyChunk is off: %s", _early_chunk_problem)
 _rules = _stream_rules()
 stream_guard = ArmedStreamGuard(_rules) if _rules else StreamGuard()
 _report_when_started((tool_choice_guard, early_chunk, stream_guard))
