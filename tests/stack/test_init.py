@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import stat
 import subprocess
@@ -109,3 +110,11 @@ def test_compose_validates_the_reference_stack_with_every_profile(tmp_path):
     assert services["litellm"]["environment"]["DISABLE_SCHEMA_UPDATE"] == "true"
     assert services["litellm"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert all("healthcheck" in spec for name, spec in services.items() if name != "migrate")
+    assert services["litellm"]["environment"]["SEPARATE_HEALTH_APP"] == "1"
+    assert {(p["host_ip"], p["published"]) for p in services["litellm"]["ports"]} == {("127.0.0.1", "4000"), ("127.0.0.1", "4001")}
+
+    # The one-shot runs the pinned LiteLLM's migration module, with schema updates on.
+    migrate = services["migrate"]
+    assert migrate["entrypoint"] == ["python", "-m", "litellm.proxy.prisma_migration"]
+    assert importlib.util.find_spec("litellm.proxy.prisma_migration") is not None
+    assert (migrate["environment"]["DISABLE_SCHEMA_UPDATE"], migrate["restart"]) == ("false", "no")
