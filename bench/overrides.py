@@ -5,6 +5,8 @@ litellm-proxy-extras), seeds 10,000 deployments through LiteLLM's own
 encryption, clones it twice, and times on identical data:
   - opsctl's apply (lock + before-images + one set-based UPDATE + backup file, one transaction)
   - a naive loop: one guarded UPDATE per row, one transaction
+  - the floor: the same merge as one bare UPDATE (no guard, lock, before-images
+    or backup), to show what the safety costs
 Fails (exit 1) if opsctl's apply takes 2 s or more.
 
     .venv/bin/python bench/overrides.py
@@ -62,8 +64,25 @@ def naive_apply(database_url: str, plan) -> None:
             )
 
 
+BARE_SQL = """
+UPDATE "LiteLLM_ProxyModelTable" AS t
+SET litellm_params = t.litellm_params || jsonb_build_object('timeout', p.timeout, 'num_retries', p.num_retries),
+    updated_at = now() AT TIME ZONE 'UTC', updated_by = %s
+FROM unnest(%s::text[], %s::numeric[], %s::int[]) AS p(model_id, timeout, num_retries)
+WHERE t.model_id = p.model_id
+"""
+
+
+def bare_update(database_url: str, plan) -> None:
+    with psycopg.connect(database_url) as connection:
+        connection.execute(BARE_SQL, (UPDATED_BY, [c.model_id for c in plan.changes],
+                                      [as_json_number(c.new_timeout) for c in plan.changes],
+                                      [c.new_num_retries for c in plan.changes]))
+
+
 def main() -> int:
     base, fast, slow = unique_name("opsctl_bench"), unique_name("opsctl_bench_set"), unique_name("opsctl_bench_naive")
+    floor_db = unique_name("opsctl_bench_floor")
     policy = load_policy(None)
     try:
         started = time.perf_counter()
@@ -71,6 +90,7 @@ def main() -> int:
         seed_deployments(url, rows())
         print(f"setup: schema + {DEPLOYMENTS} seeded deployments in {time.perf_counter() - started:.1f} s")
         fast_url, slow_url = create_database(fast, template=base), create_database(slow, template=base)
+        floor_url = create_database(floor_db, template=base)
 
         plan = load_plan(fast_url, policy)
         with tempfile.TemporaryDirectory() as tmp:
@@ -83,15 +103,21 @@ def main() -> int:
         naive_apply(slow_url, naive_plan)
         naive = time.perf_counter() - started
 
+        floor_plan = load_plan(floor_url, policy)
+        started = time.perf_counter()
+        bare_update(floor_url, floor_plan)
+        floor = time.perf_counter() - started
+
         same = {k: v[0] for k, v in raw_rows(fast_url).items()} == {k: v[0] for k, v in raw_rows(slow_url).items()}
         print(f"deployments changed:           {result.updated} of {DEPLOYMENTS}")
         print(f"opsctl apply (set-based):      {set_based:.3f} s  (limit {LIMIT_SECONDS:.1f} s)")
         print(f"naive loop (UPDATE per row):   {naive:.3f} s")
+        print(f"bare UPDATE (no guard/backup): {floor:.3f} s  (the floor; opsctl = {set_based / floor:.1f}x floor)")
         print(f"ratio naive / opsctl:          {naive / set_based:.1f}x")
         print(f"same litellm_params afterwards: {same}")
         return 0 if set_based < LIMIT_SECONDS and same else 1
     finally:
-        for name in (fast, slow, base):
+        for name in (fast, slow, floor_db, base):
             drop_database(name)
 
 
