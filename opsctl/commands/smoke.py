@@ -21,6 +21,8 @@ PROBE_OPTIONS = [
                  help="Seconds allowed per model group and attempt."),
     click.option("--retries", type=click.IntRange(0, 5), default=0, show_default=True,
                  help="Extra attempts for a model group that failed."),
+    click.option("--fail-on-fallback", is_flag=True,
+                 help="Exit 1 when a model group was served by its fallback (by default that passes: the gateway answered)."),
 ]
 
 
@@ -74,15 +76,17 @@ def smoke(ctx, settings, as_json, **options):
     """Check the running proxy: health and hardening, then one real request per model group.
 
     Alone it runs both halves; `smoke health` or `smoke probe` runs one.
-    Exit codes: 0 all healthy, 1 a model failed or a protected route is
-    open, 2 usage error, 3 proxy (or health app) unreachable or not ready,
-    4 master key rejected.
+    Exit codes: 0 all healthy, 1 a model failed (or, with
+    --fail-on-fallback, was served by its fallback) or a protected route is
+    open, 2 usage error (also: no master key; `smoke health` needs none),
+    3 proxy (or health app) unreachable or not ready, 4 master key rejected.
 
     \b
     Examples:
       opsctl smoke
       opsctl smoke --json | jq '.probe.models[] | select(.status != "ok")'
       opsctl smoke probe --mode chat --timeout 10 --retries 1
+      opsctl smoke --fail-on-fallback            # cron: a fallback-served model fails too
     """
     if ctx.invoked_subcommand is not None:
         _pass_options_down(ctx)

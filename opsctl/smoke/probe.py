@@ -82,10 +82,12 @@ class ProbeReport:
     elapsed_ms: float
     concurrency: int
     timeout: float
+    fail_on_fallback: bool = False  # a group served by a fallback fails the run too
 
     @property
     def exit_code(self) -> SmokeExit:
-        return SmokeExit.OK if all(probe.passed for probe in self.models) else SmokeExit.FAILED
+        failed = [p for p in self.models if not p.passed or (self.fail_on_fallback and p.status == "fallback")]
+        return SmokeExit.FAILED if failed else SmokeExit.OK
 
     def to_dict(self) -> dict:
         return {
@@ -93,6 +95,7 @@ class ProbeReport:
             "elapsed_ms": self.elapsed_ms,
             "concurrency": self.concurrency,
             "timeout": self.timeout,
+            "fail_on_fallback": self.fail_on_fallback,
             "models": [asdict(probe) for probe in self.models],
         }
 
@@ -252,7 +255,7 @@ class Prober:
 
 
 async def run_probe(settings: Settings, *, models: Iterable[str] = (), mode: str | None = None, concurrency: int = 8,
-                    timeout: float = 30.0, retries: int = 0, on_start: Callable[[list[ModelProbe]], None] | None = None,
+                    timeout: float = 30.0, retries: int = 0, fail_on_fallback: bool = False, on_start: Callable[[list[ModelProbe]], None] | None = None,
                     on_update: Callable[[ModelProbe], None] | None = None,
                     transport: httpx.AsyncBaseTransport | None = None) -> ProbeReport:
     """List the deployments, then probe the selected model groups."""
@@ -270,4 +273,4 @@ async def run_probe(settings: Settings, *, models: Iterable[str] = (), mode: str
         if on_start:
             on_start(prober.probes)
         probes = await prober.run()
-    return ProbeReport(probes, round((time.perf_counter() - started) * 1000, 1), concurrency, timeout)
+    return ProbeReport(probes, round((time.perf_counter() - started) * 1000, 1), concurrency, timeout, fail_on_fallback)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from opsctl.errors import OpsctlError
 from opsctl.settings import Settings
 from opsctl.smoke.codes import SmokeExit, worst
 from opsctl.smoke.health import HealthReport, check_health
@@ -32,7 +33,12 @@ async def run_smoke(settings: Settings, *, health: bool = True, probe: bool = Tr
                     **probe_options) -> SmokeRun:
     """`expect_db=None`: readiness must show the database connected when DATABASE_URL is set."""
     if probe:
-        settings.require_master_key()  # fail before any request, not halfway through
+        try:
+            settings.require_master_key()  # before any request: a usage error, not half a report
+        except OpsctlError as error:
+            if not health:
+                raise
+            raise OpsctlError(f"{error.message} (`opsctl smoke health` needs none)", error.exit_code) from None
     if expect_db is None:
         expect_db = bool(settings.database_url)
     health_report = await check_health(settings, expect_db) if health else None

@@ -110,6 +110,13 @@ def test_fallback_is_reported(fresh_stack):
     assert (probe["status"], probe["fallback"], probe["deployment"]) == ("fallback", "chat-backup", "openai/chat-backup")
     assert fresh_stack.upstream.requests_for("chat-primary"), "the primary was tried first"
 
+    # For cron and CI, a fallback can fail the run like a failed model.
+    result = smoke(["probe", "--json", "--model", "chat-primary", "--model", "chat-a", "--fail-on-fallback"], fresh_stack.env)
+    assert result.exit_code == SmokeExit.FAILED, result.output
+    report = json.loads(result.stdout)["probe"]
+    assert report["fail_on_fallback"] is True
+    assert [(m["model"], m["status"]) for m in report["models"]] == [("chat-primary", "fallback"), ("chat-a", "ok")]
+
 
 def test_narrowing_by_mode_and_model(fresh_stack):
     result = smoke(["probe", "--json", "--mode", "embedding"], fresh_stack.env)
@@ -149,11 +156,15 @@ def test_proxy_down_is_unreachable_fast():
     assert result.stderr == f"Error: cannot reach the proxy at {url} (ConnectError)\n"
 
 
-def test_no_master_key_is_a_clear_error():
-    for args in (["probe"], []):
-        result = smoke(args, {"LITELLM_PROXY_URL": "http://127.0.0.1:9"})
-        assert result.exit_code == SmokeExit.USAGE
-        assert result.stderr == "Error: no master key: set LITELLM_MASTER_KEY (environment, .env or ~/.007) or pass --master-key\n"
+def test_no_master_key_is_a_clear_error_before_any_request():
+    # Port 9 refuses connections: had a request been sent, the exit code would be 3.
+    message = "Error: no master key: set LITELLM_MASTER_KEY (environment, .env or ~/.007) or pass --master-key"
+    result = smoke(["probe"], {"LITELLM_PROXY_URL": "http://127.0.0.1:9"})
+    assert (result.exit_code, result.stderr, result.stdout) == (SmokeExit.USAGE, message + "\n", "")
+
+    result = smoke(["--json"], {"LITELLM_PROXY_URL": "http://127.0.0.1:9"})
+    assert (result.exit_code, result.stdout) == (SmokeExit.USAGE, "")
+    assert result.stderr == message + " (`opsctl smoke health` needs none)\n"
 
 
 def test_concurrency_bounds_the_probes_in_flight(fresh_stack):
