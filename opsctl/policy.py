@@ -7,6 +7,7 @@ is checked here, so a bad file fails before anything talks to a server.
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from dataclasses import dataclass
@@ -64,6 +65,7 @@ class Policy:
         return found[0] if found else None
 
 
+@functools.cache  # a plan matches every rule against thousands of names
 def _pattern_regex(pattern: str) -> re.Pattern:
     """SQL LIKE (% _) and glob (* ?) wildcards in one translation; the rest is literal."""
     parts = []
