@@ -84,6 +84,11 @@ def connect(database_url: str) -> Iterator[psycopg.Connection]:
             connection.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
             _require_litellm_schema(connection, database_url)
             yield connection
+    except psycopg.errors.InsufficientPrivilege as error:
+        raise OpsctlError(
+            f"the database refused access for {where}: {_server_reason(error, None)}; nothing was changed",
+            ExitCode.AUTH,
+        ) from None
     except psycopg.errors.LockNotAvailable:
         raise OpsctlError(
             f"rows on {where} are locked by another session; nothing was changed, re-run later",

@@ -76,6 +76,32 @@ def test_password_failures_are_classified_as_auth(libpq_text):
     assert error.message.startswith("the database refused the login for litellm@10.0.0.5:5432/litellm: ")
 
 
+@pytest.fixture
+def read_only_role(seeded):
+    """A role that may log in and read the model table, not write it."""
+    name = unique_name("opsctl_ro")
+    with psycopg.connect(seeded.url, autocommit=True) as connection:
+        connection.execute(f"CREATE ROLE {name} LOGIN")
+        connection.execute(f'GRANT SELECT ON "LiteLLM_ProxyModelTable" TO {name}')
+    yield name
+    with psycopg.connect(seeded.url, autocommit=True) as connection:
+        connection.execute(f"DROP OWNED BY {name}")
+        connection.execute(f"DROP ROLE {name}")
+
+
+def test_role_without_write_privilege_reads_status_but_cannot_apply(seeded, run, read_only_role):
+    url = seeded.url.replace("postgres@", f"{read_only_role}@")
+    assert run("--database-url", url, "db", "status", "--json").exit_code == 0
+    result = apply(run, url)
+    assert result.exit_code == ExitCode.AUTH
+    where = f"{read_only_role}@127.0.0.1:5432/{url.rsplit('/', 1)[1]}"
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: the database refused access for {where}: "
+        "permission denied for table LiteLLM_ProxyModelTable; nothing was changed"
+    )
+    assert raw_rows(seeded.url) == seeded.before
+
+
 def test_database_without_litellm_tables(run):
     name = unique_name("opsctl_empty")
     url = create_database(name)
