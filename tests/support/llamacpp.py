@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.proxy import free_port
+from tests.support.proxy import free_port, stop_process
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -77,9 +77,4 @@ def start_llamacpp(alias: str = "smollm2", timeout: float = 60):
             time.sleep(0.2)
         yield base_url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
