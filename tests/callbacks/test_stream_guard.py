@@ -58,7 +58,7 @@ def test_idle_gap_ends_a_stalled_stream(tuned_proxy):
     assert elapsed < 2.0, f"{elapsed:.2f}s"
     assert len(sent) == 2
     assert error_of(sent[1]) == {
-        "message": "upstream sent nothing for 0.5s after 1 chunks; stream closed by StreamGuard",
+        "message": "upstream sent nothing for 0.5s after 1 chunk; stream closed by StreamGuard",
         "type": "stream_idle_timeout", "param": None, "code": "504",
     }
 

@@ -260,17 +260,21 @@ class ArmedStreamGuard(StreamGuard):
             except asyncio.TimeoutError:
                 await _close(upstream)
                 raise StreamGuardError(
-                    f"upstream sent nothing for {rule.idle_gap_seconds:g}s after {received} chunks; stream closed by StreamGuard",
+                    f"upstream sent nothing for {rule.idle_gap_seconds:g}s after {_chunks(received)}; stream closed by StreamGuard",
                     "stream_idle_timeout", 504) from None
             except (asyncio.CancelledError, GeneratorExit):
                 raise
             except Exception as e:
                 raise StreamGuardError(
-                    f"upstream stream failed after {received} chunks: {type(e).__name__}: {getattr(e, 'message', e)}",
+                    f"upstream stream failed after {_chunks(received)}: {type(e).__name__}: {getattr(e, 'message', e)}",
                     "upstream_stream_error", 502) from e
             if not (getattr(chunk, "_hidden_params", None) or {}).get(EARLY_CHUNK_MARK):
                 received += 1
             yield chunk
+
+
+def _chunks(count: int) -> str:
+    return f"{count} chunk" if count == 1 else f"{count} chunks"
 
 
 async def _close(iterator) -> None:
