@@ -37,7 +37,8 @@ def print_probe(report: ProbeReport) -> None:
     print_table(PROBE_COLUMNS, [probe_row(p) for p in report.models], title="models")
     counts = Counter(probe.status for probe in report.models)
     summary = ", ".join(f"{n} {name}" for name, n in sorted(counts.items()))
-    status(f"probed {len(report.models)} model groups in {milliseconds(report.elapsed_ms)} "
+    groups = f"{len(report.models)} model group" + ("" if len(report.models) == 1 else "s")
+    status(f"probed {groups} in {milliseconds(report.elapsed_ms)} "
            f"(concurrency {report.concurrency}): {summary}")
 
 
