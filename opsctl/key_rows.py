@@ -3,12 +3,15 @@
 A row has the same names as the options: alias, team, models, max_budget,
 budget_duration, duration, rpm, tpm, metadata. In CSV, `models` is
 `a;b` and `metadata` is `k=v;k2=v2`; in YAML they are a list and a mapping.
-Every row is checked before anything talks to the proxy.
+Every row is checked before anything talks to the proxy; `teams create`
+checks its options with the same `normalize`.
 """
 
 from __future__ import annotations
 
 import csv
+import math
+import re
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -27,6 +30,10 @@ REQUEST_FIELDS = {
     "metadata": "metadata",
 }
 NUMBERS = {"rpm": int, "tpm": int, "max_budget": float}
+DURATIONS = ("duration", "budget_duration")
+# What LiteLLM's duration_in_seconds reads (litellm_core_utils/duration_parser.py),
+# without its loose prefix match: "30days" would be read as 30d, "30" is refused.
+DURATION = re.compile(r"^(hourly|daily|weekly|monthly|[1-9][0-9]*(s|m|h|d|w|mo))$")
 
 
 def parse_metadata(pairs: Iterable[str]) -> dict[str, str]:
@@ -57,7 +64,7 @@ def normalize(values: dict[str, Any]) -> dict[str, Any]:
                 number = kind(value)
             except (TypeError, ValueError):
                 raise ValueError(f"{name} must be a {'whole ' if kind is int else ''}number, got {value!r}") from None
-            if number < 0 or (kind is int and isinstance(value, float) and not value.is_integer()):
+            if number < 0 or not math.isfinite(number) or (kind is int and isinstance(value, float) and not value.is_integer()):
                 raise ValueError(f"{name} must be a non-negative {'whole ' if kind is int else ''}number, got {value!r}")
             row[name] = number
         elif name == "models":
@@ -73,6 +80,10 @@ def normalize(values: dict[str, Any]) -> dict[str, Any]:
             if not isinstance(value, dict):
                 raise ValueError("metadata must be a mapping or k=v pairs")
             row[name] = {str(k): v for k, v in value.items()}
+        elif name in DURATIONS:
+            if not isinstance(value, str) or not DURATION.match(value.strip()):
+                raise ValueError(f"{name} must be like 30s, 15m, 12h, 30d, 2w, 1mo or daily, got {value!r}")
+            row[name] = value.strip()
         elif isinstance(value, str):
             row[name] = value.strip()
         else:
@@ -86,6 +97,12 @@ def build_request(defaults: dict[str, Any], row: dict[str, Any]) -> dict[str, An
     for name, value in row.items():
         body[REQUEST_FIELDS[name]] = value
     return body
+
+
+def describe_limits(request: dict[str, Any]) -> str:
+    """The limits of a /key/generate or /team/new body, for status lines."""
+    shown = [f"{name}={request[name]}" for name in ("rpm_limit", "tpm_limit", "max_budget", "budget_duration") if name in request]
+    return ", ".join(shown) or "no limits"
 
 
 def _read_csv(path: Path) -> list[tuple[str, dict]]:

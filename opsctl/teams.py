@@ -13,9 +13,8 @@ from typing import Any
 from opsctl.errors import ExitCode, OpsctlError
 from opsctl.proxy_client import ProxyClient, ProxyError
 
-# option name -> /team/new field
+# checked option (key_rows.normalize) -> /team/new field
 REQUEST_FIELDS = {
-    "team_id": "team_id",
     "alias": "team_alias",
     "models": "models",
     "max_budget": "max_budget",
@@ -29,12 +28,13 @@ SHOWN_FIELDS = ("team_id", "team_alias", "models", "rpm_limit", "tpm_limit", "ma
 ID_TAKEN = "already exists"
 
 
-def build_team_request(defaults: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+def build_team_request(defaults: dict[str, Any], options: dict[str, Any], team_id: str | None = None) -> dict[str, Any]:
     """The /team/new body: the policy's team defaults, then the options that were given."""
     body = dict(defaults)
+    if team_id:
+        body["team_id"] = team_id
     for name, value in options.items():
-        if value not in (None, (), [], {}):
-            body[REQUEST_FIELDS[name]] = list(value) if isinstance(value, tuple) else value
+        body[REQUEST_FIELDS[name]] = value
     return body
 
 

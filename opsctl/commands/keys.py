@@ -21,8 +21,8 @@ def _short(token):
 @click.option("--team", help="Team id the key belongs to (must exist).")
 @click.option("--model", "models", multiple=True, help="Model the key may call (repeatable; default: all).")
 @click.option("--max-budget", type=float, help="Budget in USD.")
-@click.option("--budget-duration", help="Budget reset period, e.g. 30d.")
-@click.option("--duration", help="Key lifetime, e.g. 30d (default: no expiry).")
+@click.option("--budget-duration", help="Budget reset period: 30s, 15m, 12h, 30d, 2w, 1mo, daily, weekly, monthly.")
+@click.option("--duration", help="Key lifetime, e.g. 30d or 1mo (default: no expiry).")
 @click.option("--metadata", multiple=True, metavar="K=V", help="Metadata entry (repeatable).")
 @click.option("--rpm", type=click.IntRange(min=0), help="Requests per minute. [default: from the policy file]")
 @click.option("--tpm", type=click.IntRange(min=0), help="Tokens per minute. [default: from the policy file]")
@@ -108,14 +108,16 @@ def keys_create(settings, from_file, output, rotate, concurrency, dry_run, as_js
 
 
 def _report_single(result, request, show_keys, output):
-    limits = ", ".join(f"{k}={request[k]}" for k in ("rpm_limit", "tpm_limit", "max_budget", "budget_duration") if k in request)
+    from opsctl.key_rows import describe_limits
+
+    limits = describe_limits(request)
     name = f"key {result.alias!r}" if result.alias else "key"
     if result.status == "exists":
         status(f"{name} exists (token {_short(result.token_id)}): skipped; --rotate mints a new one")
     elif result.status.startswith("would-"):
-        status(f"dry run: would {result.status[6:]} {name} with {limits or 'no limits'}")
+        status(f"dry run: would {result.status[6:]} {name} with {limits}")
     elif result.ok:
-        status(f"{result.status} {name} (token {_short(result.token_id)}) with {limits or 'no limits'}")
+        status(f"{result.status} {name} (token {_short(result.token_id)}) with {limits}")
         if show_keys:
             click.echo(result.key)
         else:

@@ -15,15 +15,15 @@ def teams():
 @click.option("--team-id", help="A stable team id; re-running with an existing id reports it (exit 0).")
 @click.option("--alias", help="Team alias (a display name; not unique).")
 @click.option("--model", "models", multiple=True, help="Model the team may call (repeatable; default: all).")
-@click.option("--max-budget", type=click.FloatRange(min=0), help="Budget in USD (none unless given or in the policy).")
-@click.option("--budget-duration", help="Budget reset period, e.g. 30d.")
+@click.option("--max-budget", type=float, help="Budget in USD (none unless given or in the policy).")
+@click.option("--budget-duration", help="Budget reset period: 30s, 15m, 12h, 30d, 2w, 1mo, daily, weekly, monthly.")
 @click.option("--rpm", type=click.IntRange(min=0), help="Requests per minute. [default: from the policy file]")
 @click.option("--tpm", type=click.IntRange(min=0), help="Tokens per minute. [default: from the policy file]")
 @click.option("--metadata", multiple=True, metavar="K=V", help="Metadata entry (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Show the request; create nothing.")
 @json_option
 @pass_settings
-def teams_create(settings, dry_run, as_json, **options):
+def teams_create(settings, team_id, dry_run, as_json, **options):
     """Create a team with the policy's team limits (rpm/tpm mirror the key defaults).
 
     \b
@@ -31,29 +31,30 @@ def teams_create(settings, dry_run, as_json, **options):
       opsctl teams create --team-id platform --alias "Platform" --dry-run
       opsctl teams create --team-id platform --alias "Platform" --max-budget 50 --budget-duration 30d
     """
-    from opsctl.key_rows import parse_metadata
+    from opsctl.key_rows import describe_limits, normalize, parse_metadata
     from opsctl.policy import load_policy
     from opsctl.proxy_client import ProxyClient
     from opsctl.teams import build_team_request, create_team
 
     try:
         options["metadata"] = parse_metadata(options["metadata"])
+        given = normalize(options)  # the same checks as `keys create`
     except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--metadata") from None
-    request = build_team_request(load_policy(settings.policy_file).team_defaults, options)
+        raise click.BadParameter(str(error)) from None
+    request = build_team_request(load_policy(settings.policy_file).team_defaults, given, team_id)
     with ProxyClient(settings) as proxy:
         result = create_team(proxy, request, dry_run=dry_run)
     if as_json:
         emit_json(result.public())
         return
     team = result.team
-    limits = ", ".join(f"{k}={request[k]}" for k in ("rpm_limit", "tpm_limit", "max_budget", "budget_duration") if k in request)
+    limits = describe_limits(request)
     if result.status == "exists":
         status(f"team {team.get('team_id')!r} exists: nothing changed")
     elif result.status == "would-create":
-        status(f"dry run: would create team {request.get('team_id') or '(id chosen by the proxy)'} with {limits or 'no limits'}")
+        status(f"dry run: would create team {request.get('team_id') or '(id chosen by the proxy)'} with {limits}")
     else:
-        status(f"created team {team.get('team_id')!r} with {limits or 'no limits'}")
+        status(f"created team {team.get('team_id')!r} with {limits}")
         click.echo(team.get("team_id"))
 
 

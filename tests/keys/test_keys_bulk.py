@@ -3,6 +3,8 @@
 import csv
 import json
 
+from opsctl.output import stderr_console
+
 
 def write_csv(path, aliases, team=""):
     lines = ["alias,team,models,rpm,metadata"] + [f"{a},{team},chat-default;embeddings-default,60,owner={a}" for a in aliases]
@@ -97,3 +99,17 @@ def test_many_existing_keys_are_looked_up_by_alias(fake_target, tmp_path):
     assert lookups[0]["page"] == ["1"] and "key_alias" not in lookups[0]
     assert lookups[1]["key_alias"] == ["m007"] and len(lookups) == 2
     assert fake.seen("/key/generate") == []
+
+
+def test_progress_bar_goes_to_stderr_on_a_terminal(fake_target, tmp_path):
+    rows = write_csv(tmp_path / "keys.csv", ["pb-1", "pb-2"])
+    # The stderr console is built once per process; this process already built one for a pipe.
+    stderr_console.cache_clear()
+    try:
+        result = fake_target.run("keys", "create", "--from", str(rows), "--json", FORCE_COLOR="1")  # rich: a terminal
+    finally:
+        stderr_console.cache_clear()
+    assert result.exit_code == 0, result.stderr
+    assert "keys" in result.stderr and "100%" in result.stderr
+    assert [r["status"] for r in json.loads(result.stdout)] == ["created", "created"]  # stdout stays plain JSON
+    assert result.stderr.splitlines()[-1].endswith("2 created")

@@ -106,3 +106,37 @@ def test_proxy_400_is_shown_with_litellm_detail(fake_target):
         "Error: the proxy rejected POST /key/generate: Invalid key_alias: must not contain control characters"
         ' (such as tab or newline) or a ".." path segment\n'
     )
+
+
+def test_every_option_reaches_the_request_in_litellm_types(fake_target):
+    fake_target.fake.add_team("ops")
+    result = fake_target.run(
+        "keys", "create", "--alias", "typed", "--team", "ops", "--model", "m1", "--model", "m2",
+        "--max-budget", "5.5", "--budget-duration", "7d", "--duration", "30d",
+        "--metadata", "owner=ops", "--metadata", "env=prod", "--rpm", "9", "--tpm", "900",
+    )
+    assert result.exit_code == 0, result.stderr
+    (seen,) = fake_target.fake.seen("/key/generate")
+    assert seen.body == {
+        "key_alias": "typed", "team_id": "ops", "models": ["m1", "m2"], "max_budget": 5.5, "budget_duration": "7d",
+        "duration": "30d", "metadata": {"owner": "ops", "env": "prod"}, "rpm_limit": 9, "tpm_limit": 900,
+    }
+    (row,) = fake_target.fake.keys.values()
+    assert row["expires"] is not None  # LiteLLM's own duration parser read "30d"
+
+
+def test_bad_durations_and_budgets_are_refused_before_any_request(fake_target):
+    cases = {
+        ("keys", "create", "--alias", "x", "--duration", "forever"):
+            "duration must be like 30s, 15m, 12h, 30d, 2w, 1mo or daily, got 'forever'",
+        ("keys", "create", "--alias", "x", "--budget-duration", "30"):
+            "budget_duration must be like 30s, 15m, 12h, 30d, 2w, 1mo or daily, got '30'",
+        ("keys", "create", "--alias", "x", "--max-budget", "nan"): "max_budget must be a non-negative number, got nan",
+        ("teams", "create", "--team-id", "t", "--budget-duration", "0d"):
+            "budget_duration must be like 30s, 15m, 12h, 30d, 2w, 1mo or daily, got '0d'",
+        ("teams", "create", "--team-id", "t", "--max-budget", "-1"): "max_budget must be a non-negative number, got -1.0",
+    }
+    for args, message in cases.items():
+        result = fake_target.run(*args)
+        assert (result.exit_code, result.stderr.splitlines()[-1]) == (2, f"Error: Invalid value: {message}"), args
+    assert fake_target.fake.requests == []

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
-import re
 import secrets
 import threading
 import time
@@ -44,12 +44,12 @@ from litellm.proxy._types import (  # noqa: E402
     NewTeamRequest,
     UserAPIKeyAuth,
 )
+from litellm.litellm_core_utils.duration_parser import duration_in_seconds  # noqa: E402
+from litellm.proxy.common_utils.timezone_utils import budget_duration_error  # noqa: E402
 from litellm.secret_managers.base_secret_manager import raise_if_unsafe_secret_name  # noqa: E402
 from litellm.types.proxy.common_proxy_errors import CommonProxyErrors  # noqa: E402
 
 DB_NOT_CONNECTED = CommonProxyErrors.db_not_connected_error.value
-DURATION = re.compile(r"^(\d+)(s|m|h|d|w)$")
-DURATION_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def hash_token(token: str) -> str:
@@ -75,6 +75,15 @@ def proxy_exception(status: int, message, type_: str = "internal_server_error", 
 
 def validation_error(errors: list[dict]) -> Reply:
     return Reply(422, {"detail": [{"type": e["type"], "loc": list(e["loc"]), "msg": e["msg"]} for e in errors]})
+
+
+def check_budget(data) -> None:
+    """The budget checks /key/generate and /team/new make first, with LiteLLM's own validator."""
+    if data.max_budget is not None and (not math.isfinite(data.max_budget) or data.max_budget < 0):
+        raise proxy_exception(400, {"error": f"max_budget must be a non-negative finite number. Received: {data.max_budget}"})
+    error = budget_duration_error(data.budget_duration)
+    if error is not None:
+        raise proxy_exception(400, {"error": error})
 
 
 def parse_body(model: type[BaseModel], raw: bytes) -> BaseModel:
@@ -221,8 +230,7 @@ class FakeAdmin:
         data = parse_body(GenerateKeyRequest, raw)
         if not self.db_connected:
             raise proxy_exception(500, {"error": DB_NOT_CONNECTED})
-        if data.max_budget is not None and data.max_budget < 0:
-            raise proxy_exception(400, {"error": f"max_budget must be a non-negative finite number. Received: {data.max_budget}"})
+        check_budget(data)
         if data.key_alias is not None:
             try:
                 raise_if_unsafe_secret_name(data.key_alias)
@@ -245,11 +253,11 @@ class FakeAdmin:
         plaintext = "sk-" + secrets.token_urlsafe(16)
         token = hash_token(plaintext)
         expires = None
-        if data.duration:
-            match = DURATION.match(data.duration)
-            if match is None:
-                raise proxy_exception(500, f"Invalid duration format: {data.duration}")
-            expires = now + timedelta(seconds=int(match.group(1)) * DURATION_SECONDS[match.group(2)])
+        if data.duration is not None:
+            try:  # LiteLLM's own parser; its ValueError becomes a 500 there too
+                expires = now + timedelta(seconds=duration_in_seconds(data.duration))
+            except ValueError as error:
+                raise proxy_exception(500, str(error)) from None
         row = {
             "token": token,
             "key_name": f"sk-...{plaintext[-4:]}",
@@ -330,8 +338,7 @@ class FakeAdmin:
         data = parse_body(NewTeamRequest, raw)
         if not self.db_connected:
             raise proxy_exception(500, {"error": "No db connected"})
-        if data.max_budget is not None and data.max_budget < 0:
-            raise proxy_exception(400, {"error": f"max_budget must be a non-negative finite number. Received: {data.max_budget}"})
+        check_budget(data)
         if data.team_id is not None and data.team_id in self.teams:
             raise proxy_exception(400, {"error": f"Team id = {data.team_id} already exists. Please use a different team id."})
         return self._create_team(data)
