@@ -62,6 +62,11 @@ class HealthReport:
         return all(target.ready for target in self.targets)
 
     @property
+    def proxy_ready(self) -> bool:
+        """The proxy itself (not the health app) is ready: its models can be probed."""
+        return all(target.ready for target in self.targets if target.name == "proxy")
+
+    @property
     def exit_code(self) -> SmokeExit:
         if not self.ready:
             return SmokeExit.UNREACHABLE

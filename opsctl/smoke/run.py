@@ -1,5 +1,6 @@
 """One smoke run: health first, then the probe (skipped when the proxy is not
-ready: there is nothing to probe), and the exit code of the whole."""
+ready: there is nothing to probe; a health app that is down does not stop it),
+and the exit code of the whole."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ async def run_smoke(settings: Settings, *, health: bool = True, probe: bool = Tr
     if expect_db is None:
         expect_db = bool(settings.database_url)
     health_report = await check_health(settings, expect_db) if health else None
-    if health_report is not None and not health_report.ready:
+    if health_report is not None and not health_report.proxy_ready:
         return SmokeRun(health_report, None)
     probe_report = await run_probe(settings, **probe_options) if probe else None
     return SmokeRun(health_report, probe_report)

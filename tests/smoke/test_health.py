@@ -63,6 +63,13 @@ def test_health_app_is_checked_when_configured(stack):
     assert result.exit_code == SmokeExit.UNREACHABLE
     assert f"health app {down}: NOT READY: cannot reach {down}\n" in result.stderr
 
+    # The proxy itself is ready, so its models are still probed; the run still exits 3.
+    result = smoke(["--json", "--model", "chat-a"], {**stack.env, "OPSCTL_HEALTH_URL": down})
+    assert result.exit_code == SmokeExit.UNREACHABLE
+    report = json.loads(result.stdout)
+    assert [t["ready"] for t in report["health"]["targets"]] == [True, False]
+    assert [(m["model"], m["status"]) for m in report["probe"]["models"]] == [("chat-a", "ok")]
+
 
 def fake_proxy(routes: dict):
     """A MockTransport answering path -> (status, json body); anything else 404."""
