@@ -173,8 +173,9 @@ def _callback_proxy(tmp_path_factory, upstream: Upstream, name: str, callbacks: 
     # LITELLM_LOG=INFO: the callbacks' own load lines are INFO.
     with start_proxy(config_path, env={"LITELLM_LOG": "INFO", "CALLBACK_RECORD": str(record_path)}) as proxy:
         handle = CallbackProxy(proxy, upstream, record_path)
-        # Pay the proxy's first-request import cost before any test times anything.
+        # Pay the proxy's first-request import costs (plain and streamed) before any test times anything.
         assert handle.chat("plain").status_code == 200
+        handle.stream_bytes("plain")
         yield handle
 
 
