@@ -97,7 +97,9 @@ def keys_create(settings, from_file, output, rotate, concurrency, dry_run, as_js
     failed = [r for r in results if not r.ok]
     if failed:
         if bulk:
-            raise OpsctlError(f"{len(failed)} of {len(results)} rows failed; run the same command again to complete them")
+            unknown = sum(r.status == "unknown" for r in failed)
+            maybe = f" ({unknown} marked unknown may exist already without their key: see their error)" if unknown else ""
+            raise OpsctlError(f"{len(failed)} of {len(results)} rows failed; run the same command again to complete them{maybe}")
         raise OpsctlError(failed[0].error, failed[0].exit_code)
     if bulk:
         counts = {}
@@ -238,7 +240,7 @@ def keys_revoke(settings, keys_or_hashes, aliases, yes, dry_run, as_json):
         if done:
             revoke(proxy, rows)
     if as_json:
-        emit_json({"revoked" if done else "would_revoke": [{"alias": r["key_alias"], "token": r["token"]} for r in rows],
+        emit_json({"would_revoke" if dry_run else "revoked": [{"alias": r["key_alias"], "token": r["token"]} for r in rows],
                    "missing": missing})
     elif done:
         status(f"revoked {len(rows)} key(s)")

@@ -42,6 +42,8 @@ def test_revoke_by_key_hash_and_alias(target):
     assert target.json("keys", "list", "--alias", f"{p}-r0") == []
     again = target.run("keys", "revoke", "--alias", f"{p}-r0", "--yes")  # idempotent
     assert again.exit_code == 0 and again.stderr == f"Warning: no key matches {p}-r0: nothing to revoke\n"
+    again_json = target.run("keys", "revoke", "--alias", f"{p}-r0", "--yes", "--json")
+    assert json.loads(again_json.stdout) == {"revoked": [], "missing": [f"{p}-r0"]}  # same shape when nothing matched
 
 
 def test_team_create_mirrors_key_defaults_and_is_idempotent_by_id(target):
