@@ -3,8 +3,8 @@
 import click
 
 from opsctl.cli import pass_settings
-from opsctl.errors import ExitCode, OpsctlError
-from opsctl.output import emit_json, is_interactive, json_option, print_table, status, warn
+from opsctl.errors import OpsctlError
+from opsctl.output import confirm_write, emit_json, json_option, print_table, status, warn
 
 
 @click.group()
@@ -232,12 +232,8 @@ def keys_revoke(settings, keys_or_hashes, aliases, yes, dry_run, as_json):
         for r in rows:  # the plan goes to stderr, next to the prompt
             status(f"{'would revoke' if dry_run else 'revoke'}: alias {r['key_alias'] or '-'}, token {_short(r['token'])}, team {r['team_id'] or '-'}")
         done = bool(rows) and not dry_run
-        if done and not yes:
-            if not is_interactive():
-                raise OpsctlError(f"revoking {len(rows)} key(s) needs --yes when not interactive", ExitCode.REFUSED)
-            if not click.confirm(f"Revoke {len(rows)} key(s)?", err=True):
-                raise OpsctlError("declined; nothing revoked", ExitCode.REFUSED)
         if done:
+            confirm_write(yes, f"Revoke {len(rows)} key(s)?", nothing_done="nothing revoked")
             revoke(proxy, rows)
     if as_json:
         emit_json({"would_revoke" if dry_run else "revoked": [{"alias": r["key_alias"], "token": r["token"]} for r in rows],

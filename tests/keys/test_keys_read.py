@@ -33,7 +33,7 @@ def test_revoke_by_key_hash_and_alias(target):
     hashes = [hashlib.sha256(k.encode()).hexdigest() for k in keys]
     refused = target.run("keys", "revoke", "--alias", f"{p}-r2")
     assert refused.exit_code == 9
-    assert refused.stderr.splitlines()[-1] == "Error: revoking 1 key(s) needs --yes when not interactive"
+    assert refused.stderr.splitlines()[-1] == "Error: refusing to write without --yes in a non-interactive shell; nothing revoked"
     result = target.run("keys", "revoke", keys[0], hashes[1], "--alias", f"{p}-r2", "--alias", f"{p}-gone", "--yes", "--json")
     assert result.exit_code == 0, result.stderr
     answer = json.loads(result.stdout)
