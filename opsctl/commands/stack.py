@@ -106,6 +106,10 @@ def up(settings, services, profiles, timeout):
 def restart(settings, service, timeout):
     """Restart SERVICE (default: the proxy, litellm) and wait until ready again.
 
+    A restart re-reads mounted files such as litellm/config.yaml but keeps the
+    container's environment: after editing .env, run `opsctl up SERVICE`,
+    which recreates the container with the new values.
+
     \b
     Examples:
       opsctl restart
