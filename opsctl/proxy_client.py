@@ -161,6 +161,10 @@ class _Core:
         if status in (401, 403):
             message = f"the proxy at {self.shown_url} rejected the master key (HTTP {status}): check LITELLM_MASTER_KEY"
             raise ProxyError(message, ExitCode.AUTH, status, detail)
+        if detail.startswith("No connected db"):
+            # LiteLLM's auth answer when the key is not the master key and there is no DB to look it up in.
+            message = f"the proxy at {self.shown_url} has no database, so it accepts only its master key: check LITELLM_MASTER_KEY"
+            raise ProxyError(message, ExitCode.AUTH, status, detail)
         if NO_DATABASE.search(detail):
             message = f"the proxy at {self.shown_url} has no database (set DATABASE_URL on the proxy); {method} {path} needs one"
             raise ProxyError(message, ExitCode.FAILED, status, detail)

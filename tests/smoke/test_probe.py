@@ -201,3 +201,13 @@ def test_mode_choices_match_the_probed_modes():
     from opsctl.smoke.probe import REQUESTS
 
     assert set(MODES) == set(REQUESTS)
+
+
+def test_a_wrong_master_key_on_the_real_proxy_without_a_db_is_the_auth_exit_code(stack):
+    # A proxy without a database cannot look up any key but its master key: LiteLLM answers 400 "No connected db.".
+    result = smoke(["probe"], {**stack.env, "LITELLM_MASTER_KEY": "sk-not-the-master-key-123"})
+    assert result.exit_code == SmokeExit.AUTH, result.output
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: the proxy at {stack.proxy.url} has no database, so it accepts only its master key: check LITELLM_MASTER_KEY"
+    )
+    assert "sk-not-the-master-key-123" not in result.output
