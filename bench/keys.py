@@ -12,8 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from opsctl.key_rows import build_request, load_rows  # noqa: E402
-from opsctl.keys import KeySpec, create_keys  # noqa: E402
+from opsctl.admin.key_rows import build_request, load_rows  # noqa: E402
+from opsctl.admin.keys import KeySpec, create_keys  # noqa: E402
 from opsctl.policy import load_policy  # noqa: E402
 from opsctl.settings import Settings  # noqa: E402
 from tests.support.fake_admin import FakeAdmin  # noqa: E402

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support ho
 
 import psycopg  # noqa: E402
 
-from opsctl.overrides import APPLY_SQL, UPDATED_BY, as_json_number, apply_plan, load_plan  # noqa: E402
+from opsctl.db.overrides import APPLY_SQL, UPDATED_BY, as_json_number, apply_plan, load_plan  # noqa: E402
 from opsctl.policy import load_policy  # noqa: E402
 from tests.support.litellm_db import (  # noqa: E402
     create_database,

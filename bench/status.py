@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from opsctl.compose import compose_command  # noqa: E402
+from opsctl.stack.compose import compose_command  # noqa: E402
 from tests.stack.conftest import podman_engine  # noqa: E402
 
 SERVICE = """\

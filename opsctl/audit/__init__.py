@@ -2,4 +2,6 @@
 
 registry (the checks' vocabulary) -> stackfiles (files read once) -> checks/* (one function per promise)
 -> runner (the report) -> sarif (code scanning output).
+Imports the base and, for the live checks, opsctl.admin (the proxy client) and opsctl.db
+(the overrides plan); no click.
 """

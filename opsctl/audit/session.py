@@ -19,7 +19,7 @@ from opsctl.settings import Settings
 
 def _require_reachable(client) -> None:
     """--live with a proxy that does not answer at all is an error (exit 3), not a finding."""
-    from opsctl.proxy_client import ProxyError
+    from opsctl.admin.client import ProxyError
 
     try:
         client.get("/health/liveliness", auth=False)
@@ -32,7 +32,7 @@ def audit_stack(settings: Settings, stack_dir: str | Path, live: bool = False) -
     files = load_stack(Path(stack_dir), load_policy(settings.policy_file), Path.home(), settings.compose_file)
     if not live:
         return run_checks(files)
-    from opsctl.proxy_client import ProxyClient, RetryPolicy
+    from opsctl.admin.client import ProxyClient, RetryPolicy
 
     def client(url: str) -> ProxyClient:
         return ProxyClient(replace(settings, proxy_url=url), timeout=10, retry=RetryPolicy(retries=1))

@@ -1,6 +1,6 @@
 """`opsctl db`: per-model timeout/retry overrides in LiteLLM's database.
 
-Thin glue: planning and SQL live in opsctl.overrides and opsctl.restore,
+Thin glue: planning and SQL live in opsctl.db.overrides and opsctl.db.undo,
 imported inside the commands so `opsctl --help` does not load psycopg.
 """
 
@@ -111,8 +111,8 @@ def db_apply_overrides(settings, policy_file, dry_run, yes, backup, as_json):
       opsctl db apply-overrides --yes --json
       opsctl db apply-overrides --policy my-policy.toml --backup before.json
     """
-    from opsctl.overrides import apply_plan, load_plan
-    from opsctl.restore import check_backup_path, default_backup_path
+    from opsctl.db.overrides import apply_plan, load_plan
+    from opsctl.db.undo import check_backup_path, default_backup_path
 
     policy = _policy(settings, policy_file)
     database_url = settings.require_database_url()
@@ -158,7 +158,7 @@ def db_status(settings, policy_file, as_json):
       opsctl db status
       opsctl db status --json | jq '.[] | select(.status == "differs")'
     """
-    from opsctl.overrides import load_plan, rule_json
+    from opsctl.db.overrides import load_plan, rule_json
 
     plan = load_plan(settings.require_database_url(), _policy(settings, policy_file))
     rows = [
@@ -194,7 +194,7 @@ def db_restore(settings, backup, dry_run, yes, as_json):
       opsctl db restore ~/.local/state/opsctl/db-overrides-20261127T120000000000Z.json --dry-run
       opsctl db restore before.json --yes
     """
-    from opsctl.restore import apply_restore, load_restore_plan
+    from opsctl.db.undo import apply_restore, load_restore_plan
 
     database_url = settings.require_database_url()
     plan = load_restore_plan(database_url, backup)

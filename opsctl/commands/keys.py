@@ -50,8 +50,8 @@ def keys_create(settings, from_file, output, rotate, concurrency, dry_run, as_js
     keys.csv:  alias,team,models,rpm,tpm,metadata
                alice,platform,chat-default;embeddings-default,60,,owner=alice
     """
-    from opsctl import keys as keys_lib
-    from opsctl.key_rows import build_request, load_rows, normalize, parse_metadata
+    from opsctl.admin import keys as keys_lib
+    from opsctl.admin.key_rows import build_request, load_rows, normalize, parse_metadata
     from opsctl.policy import load_policy
 
     if from_file and options["alias"]:
@@ -110,7 +110,7 @@ def keys_create(settings, from_file, output, rotate, concurrency, dry_run, as_js
 
 
 def _report_single(result, request, show_keys, output):
-    from opsctl.key_rows import describe_limits
+    from opsctl.admin.key_rows import describe_limits
 
     limits = describe_limits(request)
     name = f"key {result.alias!r}" if result.alias else "key"
@@ -162,8 +162,8 @@ def keys_list(settings, team, alias, as_json):
       opsctl keys list --team platform
       opsctl keys list --json | jq -r '.[].key_alias'
     """
-    from opsctl.keys import list_keys
-    from opsctl.proxy_client import ProxyClient
+    from opsctl.admin.keys import list_keys
+    from opsctl.admin.client import ProxyClient
 
     with ProxyClient(settings) as proxy:
         rows = list_keys(proxy, team=team, alias=alias)
@@ -189,8 +189,8 @@ def keys_info(settings, key_or_hash, as_json):
       opsctl keys info 5e2b...c0de
       printf %s "$KEY" | opsctl keys info - --json
     """
-    from opsctl.keys import key_info
-    from opsctl.proxy_client import ProxyClient
+    from opsctl.admin.keys import key_info
+    from opsctl.admin.client import ProxyClient
 
     if key_or_hash == "-":
         key_or_hash = click.open_file("-").read().strip()
@@ -220,8 +220,8 @@ def keys_revoke(settings, keys_or_hashes, aliases, yes, dry_run, as_json):
       opsctl keys revoke --alias ci-bot --yes
       opsctl keys revoke 5e2b...c0de --yes --json
     """
-    from opsctl.keys import find_targets, revoke
-    from opsctl.proxy_client import ProxyClient
+    from opsctl.admin.keys import find_targets, revoke
+    from opsctl.admin.client import ProxyClient
 
     if not keys_or_hashes and not aliases:
         raise click.UsageError("give a key, a hash or --alias")

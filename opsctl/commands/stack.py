@@ -21,10 +21,10 @@ def _readiness_url(settings) -> str:
 
 def _bring_up(settings, compose_args: tuple[str, ...], services: tuple[str, ...], timeout: float,
               profiles: tuple[str, ...] = (), existing_only: bool = False) -> None:
-    from opsctl.compose import Compose, compose_command
-    from opsctl.engine import connect, project_containers
+    from opsctl.stack.compose import Compose, compose_command
+    from opsctl.stack.engine import connect, project_containers
     from opsctl.errors import ExitCode, OpsctlError
-    from opsctl.readiness import wait_until_ready
+    from opsctl.stack.readiness import wait_until_ready
 
     compose_command()  # a missing tool is reported before anything starts
     client = connect()
@@ -129,8 +129,8 @@ def down(settings):
     Example:
       opsctl down
     """
-    from opsctl.compose import Compose, compose_command
-    from opsctl.engine import connect
+    from opsctl.stack.compose import Compose, compose_command
+    from opsctl.stack.engine import connect
 
     compose_command()
     connect()
@@ -153,8 +153,8 @@ def logs(settings, service, lines, follow):
       opsctl logs migrate
       opsctl logs litellm -f
     """
-    from opsctl.compose import Compose, compose_command
-    from opsctl.engine import connect
+    from opsctl.stack.compose import Compose, compose_command
+    from opsctl.stack.engine import connect
 
     compose_command()
     connect()
@@ -185,8 +185,8 @@ def status(settings, as_json):
       opsctl status
       opsctl status --json | jq '.[] | select(.health != "healthy")'
     """
-    from opsctl.compose import project_name
-    from opsctl.engine import connect, project_containers
+    from opsctl.stack.compose import project_name
+    from opsctl.stack.engine import connect, project_containers
     from opsctl.output import print_table, warn
 
     project = project_name(settings)

@@ -31,10 +31,10 @@ def teams_create(settings, team_id, dry_run, as_json, **options):
       opsctl teams create --team-id platform --alias "Platform" --dry-run
       opsctl teams create --team-id platform --alias "Platform" --max-budget 50 --budget-duration 30d
     """
-    from opsctl.key_rows import describe_limits, normalize, parse_metadata
+    from opsctl.admin.key_rows import describe_limits, normalize, parse_metadata
     from opsctl.policy import load_policy
-    from opsctl.proxy_client import ProxyClient
-    from opsctl.teams import build_team_request, create_team
+    from opsctl.admin.client import ProxyClient
+    from opsctl.admin.teams import build_team_request, create_team
 
     try:
         options["metadata"] = parse_metadata(options["metadata"])
@@ -68,8 +68,8 @@ def teams_list(settings, as_json):
     Example:
       opsctl teams list --json | jq -r '.[].team_id'
     """
-    from opsctl.proxy_client import ProxyClient
-    from opsctl.teams import list_teams
+    from opsctl.admin.client import ProxyClient
+    from opsctl.admin.teams import list_teams
 
     with ProxyClient(settings) as proxy:
         rows = list_teams(proxy)
@@ -94,8 +94,8 @@ def teams_info(settings, team_id, as_json):
     Example:
       opsctl teams info platform --json
     """
-    from opsctl.proxy_client import ProxyClient
-    from opsctl.teams import team_info
+    from opsctl.admin.client import ProxyClient
+    from opsctl.admin.teams import team_info
 
     with ProxyClient(settings) as proxy:
         row = team_info(proxy, team_id)

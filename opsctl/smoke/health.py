@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 
 import httpx
 
-from opsctl.proxy_client import AsyncProxyClient, ProxyError, RetryPolicy
+from opsctl.admin.client import AsyncProxyClient, ProxyError, RetryPolicy
 from opsctl.settings import Settings
 from opsctl.smoke.codes import SmokeExit
 

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 import httpx
 
 from opsctl.errors import ExitCode, OpsctlError
-from opsctl.proxy_client import AsyncProxyClient, ProxyError, RetryPolicy
+from opsctl.admin.client import AsyncProxyClient, ProxyError, RetryPolicy
 from opsctl.settings import Settings
 from opsctl.smoke.codes import SmokeExit
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from opsctl.database import connect_error
+from opsctl.db.connection import connect_error
 from opsctl.errors import ExitCode
 from tests.support.litellm_db import ADMIN_URL, create_database, drop_database, raw_rows, unique_name
 

@@ -6,7 +6,7 @@ import psycopg
 import pytest
 
 from opsctl.errors import ExitCode, OpsctlError
-from opsctl.overrides import apply_plan, load_plan
+from opsctl.db.overrides import apply_plan, load_plan
 from opsctl.policy import load_policy
 from tests.support.litellm_db import raw_rows
 

@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-from opsctl.key_rows import DURATION
+from opsctl.admin.key_rows import DURATION
 from litellm.litellm_core_utils.duration_parser import duration_in_seconds
 from litellm.proxy.common_utils.timezone_utils import budget_duration_error
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from opsctl.cli import cli
-from opsctl.proxy_client import ProxyError
+from opsctl.admin.client import ProxyError
 from opsctl.settings import Settings
 from opsctl.smoke.probe import run_probe
 from opsctl.smoke.codes import SmokeExit

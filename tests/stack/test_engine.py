@@ -3,7 +3,7 @@ beyond loopback, nanosecond timestamps, health only where a check is defined."""
 
 from __future__ import annotations
 
-from opsctl.engine import state_of
+from opsctl.stack.engine import state_of
 
 INSPECT = {
     "Id": "abc",

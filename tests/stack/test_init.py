@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from dotenv import dotenv_values
 
 from opsctl.cli import cli
-from opsctl.compose import compose_command
+from opsctl.stack.compose import compose_command
 from opsctl.policy import load_policy
 
 FILES = [".env", ".env.example", "docker-compose.yml", "litellm/config.yaml", "litellm/custom_callbacks.py"]

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from opsctl.cli import cli
-from opsctl.compose import GET_COMPOSE, PLUGIN_DIRS
+from opsctl.stack.compose import GET_COMPOSE, PLUGIN_DIRS
 from tests.support.proxy import free_port
 
 # Busybox services. PID 1 ignores SIGTERM, so they stop with SIGKILL to keep tests fast.

@@ -17,7 +17,7 @@ PROTECTED_ROUTES = ("/key/list", "/team/list", "/user/list", "/spend/logs", "/gl
 @dataclass(frozen=True)
 class LiveTarget:
     files: StackFiles
-    proxy: object  # opsctl.proxy_client.ProxyClient
+    proxy: object  # opsctl.admin.client.ProxyClient
     health: object | None  # a ProxyClient for the separate health app, when OPSCTL_HEALTH_URL is set
 
 
@@ -26,7 +26,7 @@ ANSWERED = "2xx"  # the client hands back the body of any 2xx, not its exact sta
 
 def status_without_key(client, path: str) -> str:
     """What GET path with no Authorization header got: "2xx", the error status, or "no answer"."""
-    from opsctl.proxy_client import ProxyError
+    from opsctl.admin.client import ProxyError
 
     try:
         client.get(path, auth=False)

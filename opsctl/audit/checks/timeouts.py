@@ -1,6 +1,6 @@
 """Per-model timeouts/retries: config.yaml's models and the DB's deployments match the policy.
 
-Both go through the overrides plan (`opsctl.overrides.make_plan`), the same
+Both go through the overrides plan (`opsctl.db.overrides.make_plan`), the same
 one `opsctl db apply-overrides` writes from; nothing is written here.
 """
 
@@ -23,7 +23,7 @@ TABLE = "LiteLLM_ProxyModelTable"
 @check("config-model-timeouts", section=SECTION, runbook=TIERS_LINE,
        fix="set each model's litellm_params.timeout and num_retries to its policy tier (see docs/db-overrides.md)")
 def config_model_timeouts(files: StackFiles) -> Result:
-    from opsctl.overrides import Deployment, make_plan
+    from opsctl.db.overrides import Deployment, make_plan
 
     if files.config is None:
         return no_file("litellm/config.yaml")
@@ -58,7 +58,7 @@ class DatabaseTarget:
 @check("model-timeouts", section=SECTION, needs=Needs.DB, runbook=TIERS_LINE,
        fix="opsctl db apply-overrides --dry-run, then opsctl db apply-overrides")
 def model_timeouts(target: DatabaseTarget) -> Result:
-    from opsctl.overrides import load_plan
+    from opsctl.db.overrides import load_plan
 
     plan = load_plan(target.database_url, target.policy)
     findings = [

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opsctl.errors import ExitCode, OpsctlError
-from opsctl.proxy_client import ProxyClient, ProxyError
+from opsctl.admin.client import ProxyClient, ProxyError
 
 # checked option (key_rows.normalize) -> /team/new field
 REQUEST_FIELDS = {

@@ -6,7 +6,7 @@ are merged into litellm_params as JSON numbers (LiteLLM reads any string
 there as ciphertext), every other key is left as it was. Each row is
 guarded by the updated_at and litellm_params digest the plan saw, so a
 concurrent edit makes the row count differ and the whole apply rolls back.
-The before-images are saved first (see opsctl.restore) so the apply can be
+The before-images are saved first (see opsctl.db.undo) so the apply can be
 undone.
 """
 
@@ -196,7 +196,7 @@ def fetch_deployments(connection) -> list[Deployment]:
 
 
 def load_plan(database_url: str, policy: Policy) -> Plan:
-    from opsctl.database import connect
+    from opsctl.db.connection import connect
 
     with connect(database_url) as connection:
         return make_plan(fetch_deployments(connection), policy)
@@ -209,8 +209,8 @@ def as_json_number(value: float) -> Decimal:
 
 def apply_plan(database_url: str, plan: Plan, backup_path: Path) -> ApplyResult:
     """Write the plan's changes in one transaction, before-images saved to backup_path first."""
-    from opsctl.database import connect, describe_url
-    from opsctl.restore import write_backup
+    from opsctl.db.connection import connect, describe_url
+    from opsctl.db.undo import write_backup
 
     if not plan.changes:
         return ApplyResult(0, None)

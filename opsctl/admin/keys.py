@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from opsctl.errors import ExitCode, OpsctlError
-from opsctl.proxy_client import AsyncProxyClient, ProxyClient, ProxyError
+from opsctl.admin.client import AsyncProxyClient, ProxyClient, ProxyError
 from opsctl.settings import Settings
 
 PAGE_SIZE = 100  # the most /key/list serves per page
@@ -107,7 +107,7 @@ class KeyFile:
 
 def check_teams(proxy: ProxyClient, team_ids: set[str]) -> None:
     """Fail before anything is minted if a team does not exist (LiteLLM would mint anyway)."""
-    from opsctl.teams import get_team
+    from opsctl.admin.teams import get_team
 
     for team_id in sorted(team_ids):
         if get_team(proxy, team_id) is None:

@@ -1,6 +1,6 @@
 """The Compose v2 CLI, run as a subprocess for the commands that change things.
 
-What the containers are doing is read from the engine (opsctl.engine), never
+What the containers are doing is read from the engine (opsctl.stack.engine), never
 parsed out of this CLI's text. The project name is worked out here and always
 passed with `-p`, so both sides agree on the `com.docker.compose.project` label.
 """

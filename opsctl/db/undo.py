@@ -147,7 +147,7 @@ def _current(connection, rows: list[dict]) -> dict[str, tuple[str, str]]:
 
 
 def load_restore_plan(database_url: str, backup: Path) -> RestorePlan:
-    from opsctl.database import connect
+    from opsctl.db.connection import connect
 
     rows = read_backup(backup)
     with connect(database_url) as connection:
@@ -156,7 +156,7 @@ def load_restore_plan(database_url: str, backup: Path) -> RestorePlan:
 
 def apply_restore(database_url: str, plan: RestorePlan) -> int:
     """Put the before-images back in one transaction; CONFLICT if any row moved since the plan."""
-    from opsctl.database import connect
+    from opsctl.db.connection import connect
 
     if plan.modified:
         raise OpsctlError(

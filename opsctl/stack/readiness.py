@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-from opsctl.engine import ContainerState, log_tail, project_containers
+from opsctl.stack.engine import ContainerState, log_tail, project_containers
 from opsctl.errors import ExitCode, OpsctlError
 from opsctl.output import status, stderr_console
 
