@@ -26,13 +26,13 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from opsctl.errors import ExitCode, OpsctlError
+from opsctl.redact import safe_text
 from opsctl.settings import Settings
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 RETRY_STATUSES = frozenset({502, 503, 504})
 # A request that failed with one of these was never sent: retrying cannot duplicate it.
 NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-SK_KEY = re.compile(r"sk-[A-Za-z0-9_\-]+")
 # LiteLLM words "no database" differently per route, and /team/list says it with a 400.
 NO_DATABASE = re.compile(r"\b(db|database)\b[^.]*\bnot connected|not connected to (the )?db|no db connected", re.IGNORECASE)
 MAX_DETAIL = 300
@@ -67,14 +67,6 @@ def display_url(url: str) -> str:
     if parts.port:
         netloc = f"{netloc}:{parts.port}"
     return urlunsplit((parts.scheme, netloc, parts.path, "", "")).rstrip("/")
-
-
-def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """Drop secrets and any plaintext sk- key from server-provided text."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "****")
-    return SK_KEY.sub("sk-****", text)
 
 
 def error_detail(response: httpx.Response) -> str:
@@ -157,7 +149,7 @@ class _Core:
                 return response.json()
             except ValueError:
                 raise ProxyError(f"the proxy at {self.shown_url} answered {method} {path} with non-JSON", ExitCode.FAILED, status) from None
-        detail = redact(error_detail(response), (self.settings.master_key or "",))
+        detail = safe_text(error_detail(response), (self.settings.master_key,))
         if status in (401, 403):
             message = f"the proxy at {self.shown_url} rejected the master key (HTTP {status}): check LITELLM_MASTER_KEY"
             raise ProxyError(message, ExitCode.AUTH, status, detail)

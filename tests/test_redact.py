@@ -1,0 +1,42 @@
+"""opsctl.redact: server text is printed without secrets or terminal control sequences."""
+
+import json
+from urllib.parse import quote
+
+import pytest
+
+from opsctl.redact import redact, safe_text, strip_control
+
+SECRET = 'sk-master"key/with spaces&+'
+
+
+@pytest.mark.parametrize("spelling", [
+    SECRET,
+    json.dumps(SECRET)[1:-1],  # JSON-escaped quote
+    quote(SECRET, safe=""),
+    repr(SECRET)[1:-1],
+])
+def test_a_secret_is_redacted_however_it_was_quoted(spelling):
+    shown = redact(f"invalid key: {spelling}!", [SECRET])
+    assert shown == "invalid key: ****!"
+
+
+def test_plaintext_keys_and_url_passwords_are_redacted_without_being_named():
+    text = "bad sk-abc123XYZ_-9 for postgresql://litellm:pw%40secret@db:5432/x and redis://:hunter2@r:6379"
+    shown = redact(text)
+    assert "abc123" not in shown and "pw%40secret" not in shown and "hunter2" not in shown
+    assert shown == "bad sk-**** for postgresql://litellm:****@db:5432/x and redis://:****@r:6379"
+
+
+def test_terminal_sequences_and_control_characters_are_dropped():
+    hostile = "ok\x1b[2J\x1b]0;pwned\x07 line\r\x1b[1Adone\x00\x9b\u202e\ttab\nnext"
+    assert strip_control(hostile) == "ok linedone\ttab\nnext"
+
+
+def test_safe_text_cuts_long_text():
+    assert safe_text("x" * 50, limit=10) == "x" * 9 + "…"
+    assert safe_text(12) == "12"
+
+
+def test_short_or_empty_secrets_do_not_erase_the_text():
+    assert redact("a b c", ["", None, "a"]) == "a b c"
