@@ -1,0 +1,115 @@
+"""Files opsctl writes and the private files it reads back, done safely.
+
+Writes are atomic and durable: a temporary file in the target's directory,
+created with O_EXCL|O_NOFOLLOW (a planted file or symlink of that name makes
+it fail instead of writing elsewhere), fsync'd, renamed over the target, and
+the directory fsync'd, so a crash leaves the old file or the new one, never an
+empty or half-written one. An existing target that is a symlink, not a regular
+file, or not owned by us is refused rather than trusted.
+
+Private files (undo files, backups, keys) are read back only when they are
+regular files we own with no group/other access, and no larger than a cap.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import stat
+from pathlib import Path
+
+from opsctl.errors import ExitCode, OpsctlError
+
+
+def _refuse_untrusted(path: Path, what: str) -> None:
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(info.st_mode):
+        raise OpsctlError(f"{path} is a symlink: refusing to write {what} through it", ExitCode.REFUSED)
+    if not stat.S_ISREG(info.st_mode):
+        raise OpsctlError(f"{path} is not a regular file: refusing to write {what} there", ExitCode.REFUSED)
+    if info.st_uid != os.geteuid():
+        raise OpsctlError(f"{path} is owned by another user: refusing to write {what} into it", ExitCode.REFUSED)
+
+
+def _os_error(error: OSError, path: Path) -> OpsctlError:
+    reason = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded"}.get(
+        error.errno, error.strerror or str(error)
+    )
+    return OpsctlError(f"cannot write {path}: {reason}", ExitCode.FAILED)
+
+
+def fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: str | os.PathLike, data: bytes | str, mode: int = 0o600, *,
+                 exclusive: bool = False, what: str = "the file") -> Path:
+    """Write `data` to `path` atomically with `mode`; `exclusive` refuses an existing file."""
+    target = Path(path)
+    payload = data.encode() if isinstance(data, str) else data
+    if exclusive and os.path.lexists(target):
+        raise OpsctlError(f"{target} already exists: refusing to overwrite it", ExitCode.REFUSED)
+    _refuse_untrusted(target, what)
+    temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    except OSError as error:
+        raise _os_error(error, target) from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fchmod(handle.fileno(), mode)  # the umask must not widen or narrow it
+            os.fsync(handle.fileno())
+        if exclusive:
+            os.link(temporary, target)  # fails if the name appeared meanwhile; never replaces
+            os.unlink(temporary)
+        else:
+            os.replace(temporary, target)
+        fsync_directory(target.parent)
+    except OSError as error:
+        try:
+            os.unlink(temporary)
+        except FileNotFoundError:
+            pass
+        if exclusive and error.errno == errno.EEXIST:
+            raise OpsctlError(f"{target} already exists: refusing to overwrite it", ExitCode.REFUSED) from None
+        raise _os_error(error, target) from None
+    return target
+
+
+def read_private(path: str | os.PathLike, max_bytes: int, what: str = "file") -> bytes:
+    """The bytes of a private file: a regular file we own, mode 0600 or stricter, at most `max_bytes`."""
+    source = Path(path)
+    try:
+        fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise OpsctlError(f"{what} {source} does not exist", ExitCode.USAGE) from None
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise OpsctlError(f"{what} {source} is a symlink: refusing to read it", ExitCode.USAGE) from None
+        raise OpsctlError(f"cannot read {what} {source}: {error.strerror}", ExitCode.USAGE) from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise OpsctlError(f"{what} {source} is not a regular file", ExitCode.USAGE)
+        if info.st_uid != os.geteuid():
+            raise OpsctlError(f"{what} {source} is owned by another user: refusing to trust it", ExitCode.USAGE)
+        if info.st_mode & 0o077:
+            raise OpsctlError(
+                f"{what} {source} is readable or writable by others (mode {stat.S_IMODE(info.st_mode):04o}); "
+                f"it must be 0600: chmod 600 {source}", ExitCode.USAGE)
+        if info.st_size > max_bytes:
+            raise OpsctlError(f"{what} {source} is larger than {max_bytes} bytes", ExitCode.USAGE)
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise OpsctlError(f"{what} {source} is larger than {max_bytes} bytes", ExitCode.USAGE)
+    return data

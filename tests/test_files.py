@@ -1,0 +1,93 @@
+"""opsctl.files: atomic writes that never follow a planted link, private reads that trust nothing."""
+
+import os
+import stat
+import subprocess
+
+import pytest
+
+from opsctl.errors import ExitCode, OpsctlError
+from opsctl.files import read_private, write_atomic
+
+NOBODY = 65534
+
+
+def test_write_is_atomic_private_and_replaces(tmp_path):
+    target = tmp_path / "stack" / "secret.env"
+    target.parent.mkdir()
+    write_atomic(target, "A=1\n")
+    write_atomic(target, "A=2\n")
+    assert target.read_text() == "A=2\n"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert [p.name for p in target.parent.iterdir()] == ["secret.env"]  # no temporary left
+
+
+def test_a_planted_symlink_is_never_written_through(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("theirs")
+    link = tmp_path / ".env"
+    link.symlink_to(victim)
+    with pytest.raises(OpsctlError, match="is a symlink") as raised:
+        write_atomic(link, "SECRET=1")
+    assert raised.value.exit_code == ExitCode.REFUSED
+    assert victim.read_text() == "theirs"
+
+
+def test_a_file_owned_by_another_user_is_not_trusted(tmp_path):
+    theirs = tmp_path / "keys.txt"
+    theirs.write_text("")
+    os.chown(theirs, NOBODY, NOBODY)
+    with pytest.raises(OpsctlError, match="owned by another user"):
+        write_atomic(theirs, "sk-new")
+    assert theirs.read_text() == ""
+
+
+def test_exclusive_refuses_an_existing_name(tmp_path):
+    target = tmp_path / "backup.json"
+    write_atomic(target, "one", exclusive=True)
+    with pytest.raises(OpsctlError, match="already exists"):
+        write_atomic(target, "two", exclusive=True)
+    assert target.read_text() == "one"
+
+
+@pytest.fixture
+def tiny_filesystem(tmp_path):
+    """A 64 KiB tmpfs (the tests run as root, as CI does), so a write really hits ENOSPC."""
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], check=True)
+
+
+def test_a_full_disk_is_one_error_and_leaves_the_old_file(tiny_filesystem):
+    target = tiny_filesystem / "backup.json"
+    write_atomic(target, "old")
+    with pytest.raises(OpsctlError, match=r"cannot write .*backup.json: no space left on device"):
+        write_atomic(target, b"x" * 1_000_000)
+    assert target.read_text() == "old"
+    assert [p.name for p in tiny_filesystem.iterdir()] == ["backup.json"]
+
+
+def test_private_reads_refuse_links_other_owners_open_modes_and_size(tmp_path):
+    good = tmp_path / "undo.json"
+    write_atomic(good, b"{}")
+    assert read_private(good, 10) == b"{}"
+    (tmp_path / "link").symlink_to(good)
+    with pytest.raises(OpsctlError, match="symlink"):
+        read_private(tmp_path / "link", 10)
+    os.chmod(good, 0o644)
+    with pytest.raises(OpsctlError, match="chmod 600"):
+        read_private(good, 10)
+    os.chmod(good, 0o600)
+    with pytest.raises(OpsctlError, match="larger than 1 bytes"):
+        read_private(good, 1)
+    os.chown(good, NOBODY, NOBODY)
+    with pytest.raises(OpsctlError, match="another user"):
+        read_private(good, 10)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(OpsctlError, match="not a regular file"):
+        read_private(fifo, 10)
