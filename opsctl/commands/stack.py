@@ -190,7 +190,7 @@ def status(settings, as_json):
     from opsctl.output import print_table, warn
 
     project = project_name(settings)
-    states = project_containers(connect(), project)
+    states = project_containers(connect(ping=False), project)
     if as_json:
         emit_json([s.as_dict() for s in states])
     elif not states:

@@ -41,3 +41,57 @@ def test_no_healthcheck_means_no_health_and_an_exited_one_shot_is_ready():
     assert (state.health, state.started_at, state.ready, state.failed) == (None, None, True, False)
     failed = state_of({**migrate, "State": {"Status": "exited", "ExitCode": 1}})
     assert (failed.state_label, failed.ready, failed.failed) == ("exited (1)", False, True)
+
+
+def test_log_frames_are_demultiplexed_and_tty_logs_pass_through():
+    from opsctl.stack.engine import demultiplex
+
+    framed = b"\x01\x00\x00\x00\x00\x00\x00\x03out" + b"\x02\x00\x00\x00\x00\x00\x00\x04err\n"
+    assert demultiplex(framed) == b"outerr\n"
+    assert demultiplex(b"plain tty line\n") == b"plain tty line\n"
+
+
+def test_the_stdlib_client_reads_what_the_docker_sdk_reads(engine, docker_host):
+    """Same containers, same inspect documents, same logs, from the real engine."""
+    import subprocess
+
+    import docker
+
+    from opsctl.stack.engine import EngineClient, connect, project_containers
+
+    name = "sdkparity"
+    subprocess.run(engine.podman + ["run", "-d", "--name", f"{name}-one", "--label", f"com.docker.compose.project={name}",
+                                    "--label", "com.docker.compose.service=one", engine.image,
+                                    "sh", "-c", "echo to-stdout; echo to-stderr >&2; sleep 600"],
+                   env=engine.env, check=True, capture_output=True)
+    try:
+        ours = connect()
+        assert isinstance(ours, EngineClient)
+        sdk = docker.DockerClient(base_url=docker_host, version="1.41").api
+        ids = ours.containers(name)
+        assert ids == [c["Id"] for c in sdk.containers(all=True, filters={"label": f"com.docker.compose.project={name}"})]
+        assert len(ids) == 1
+        assert ours.inspect(ids[0])["State"] == sdk.inspect_container(ids[0])["State"]
+        for _ in range(50):  # the shell may not have written yet
+            if b"to-stderr" in ours.logs(ids[0], 10):
+                break
+        assert sorted(ours.logs(ids[0], 10).decode().split()) == ["to-stderr", "to-stdout"]
+        assert sorted(sdk.logs(ids[0], stdout=True, stderr=True, tail=10).decode().split()) == ["to-stderr", "to-stdout"]
+        [state] = project_containers(ours, name)
+        assert (state.service, state.state) == ("one", "running")
+    finally:
+        subprocess.run(engine.podman + ["rm", "-f", "-t", "0", f"{name}-one"], env=engine.env, capture_output=True)
+
+
+def test_an_engine_that_is_not_there_is_one_line(monkeypatch, tmp_path):
+    from opsctl.errors import ExitCode, OpsctlError
+    from opsctl.stack.engine import connect
+
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no.sock")
+    try:
+        connect(timeout=1)
+    except OpsctlError as error:
+        assert error.exit_code == ExitCode.UNREACHABLE
+        assert error.message.startswith(f"cannot reach the container engine at unix://{tmp_path}/no.sock: No such file")
+    else:
+        raise AssertionError("connected to nothing")
