@@ -14,6 +14,7 @@ from typing import Iterator
 
 import psycopg
 
+from opsctl.db.prisma_url import libpq_url
 from opsctl.errors import ExitCode, OpsctlError
 
 CONNECT_TIMEOUT_SECONDS = 5
@@ -31,7 +32,7 @@ _MISSING_DATABASE = re.compile(r"database \".*\" does not exist")
 def describe_url(database_url: str) -> str:
     """user@host:port/dbname: enough to recognise the database, no password."""
     try:
-        parts = psycopg.conninfo.conninfo_to_dict(database_url)
+        parts = psycopg.conninfo.conninfo_to_dict(libpq_url(database_url))
     except psycopg.ProgrammingError:
         return "<unparsable DATABASE_URL>"
     user = parts.get("user") or "?"
@@ -42,7 +43,7 @@ def describe_url(database_url: str) -> str:
 
 def _password_of(database_url: str) -> str | None:
     try:
-        return psycopg.conninfo.conninfo_to_dict(database_url).get("password") or None
+        return psycopg.conninfo.conninfo_to_dict(libpq_url(database_url)).get("password") or None
     except psycopg.ProgrammingError:
         return None
 
@@ -75,7 +76,7 @@ def connect(database_url: str) -> Iterator[psycopg.Connection]:
     the block ends without an exception (psycopg's connection context).
     """
     try:
-        connection = psycopg.connect(database_url, connect_timeout=CONNECT_TIMEOUT_SECONDS)
+        connection = psycopg.connect(libpq_url(database_url), connect_timeout=CONNECT_TIMEOUT_SECONDS)
     except psycopg.Error as error:
         raise connect_error(error, database_url) from None
     where = describe_url(database_url)
