@@ -17,7 +17,9 @@ import errno
 import os
 import secrets
 import stat
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO, Iterator
 
 from opsctl.errors import ExitCode, OpsctlError
 
@@ -50,11 +52,14 @@ def fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: str | os.PathLike, data: bytes | str, mode: int = 0o600, *,
-                 exclusive: bool = False, what: str = "the file") -> Path:
-    """Write `data` to `path` atomically with `mode`; `exclusive` refuses an existing file."""
+@contextmanager
+def atomic_file(path: str | os.PathLike, mode: int = 0o600, *, exclusive: bool = False,
+                what: str = "the file") -> Iterator[BinaryIO]:
+    """A binary handle whose content becomes `path` atomically when the block ends.
+
+    Nothing appears at `path` if the block raises; `exclusive` refuses an existing file.
+    """
     target = Path(path)
-    payload = data.encode() if isinstance(data, str) else data
     if exclusive and os.path.lexists(target):
         raise OpsctlError(f"{target} already exists: refusing to overwrite it", ExitCode.REFUSED)
     _refuse_untrusted(target, what)
@@ -65,7 +70,7 @@ def write_atomic(path: str | os.PathLike, data: bytes | str, mode: int = 0o600, 
         raise _os_error(error, target) from None
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
+            yield handle
             handle.flush()
             os.fchmod(handle.fileno(), mode)  # the umask must not widen or narrow it
             os.fsync(handle.fileno())
@@ -75,15 +80,24 @@ def write_atomic(path: str | os.PathLike, data: bytes | str, mode: int = 0o600, 
         else:
             os.replace(temporary, target)
         fsync_directory(target.parent)
-    except OSError as error:
+    except BaseException as error:
         try:
             os.unlink(temporary)
         except FileNotFoundError:
             pass
-        if exclusive and error.errno == errno.EEXIST:
-            raise OpsctlError(f"{target} already exists: refusing to overwrite it", ExitCode.REFUSED) from None
-        raise _os_error(error, target) from None
-    return target
+        if isinstance(error, OSError):
+            if exclusive and error.errno == errno.EEXIST:
+                raise OpsctlError(f"{target} already exists: refusing to overwrite it", ExitCode.REFUSED) from None
+            raise _os_error(error, target) from None
+        raise
+
+
+def write_atomic(path: str | os.PathLike, data: bytes | str, mode: int = 0o600, *,
+                 exclusive: bool = False, what: str = "the file") -> Path:
+    """Write `data` to `path` atomically with `mode`; `exclusive` refuses an existing file."""
+    with atomic_file(path, mode, exclusive=exclusive, what=what) as handle:
+        handle.write(data.encode() if isinstance(data, str) else data)
+    return Path(path)
 
 
 def read_private(path: str | os.PathLike, max_bytes: int, what: str = "file") -> bytes:
