@@ -19,6 +19,7 @@ from opsctl.settings import Settings, load_settings
 # command name -> "module:attribute"
 SUBCOMMANDS = {
     "audit": "opsctl.commands.audit:audit",
+    "backup": "opsctl.commands.backup:backup",
     "config": "opsctl.commands.config:config",
     "db": "opsctl.commands.db:db",
     "down": "opsctl.commands.stack:down",

@@ -69,16 +69,21 @@ def connect_error(error: psycopg.Error, database_url: str) -> OpsctlError:
 
 
 @contextmanager
-def connect(database_url: str) -> Iterator[psycopg.Connection]:
+def connect(database_url: str, snapshot: bool = False) -> Iterator[psycopg.Connection]:
     """A connection to a database that has LiteLLM's model table; closed on exit.
 
     Not autocommit: the caller's writes form one transaction, committed when
     the block ends without an exception (psycopg's connection context).
+    With `snapshot`, the transaction is READ ONLY and REPEATABLE READ: every
+    query in it sees the same state (and pg_export_snapshot() can share it).
     """
     try:
         connection = psycopg.connect(libpq_url(database_url), connect_timeout=CONNECT_TIMEOUT_SECONDS)
     except psycopg.Error as error:
         raise connect_error(error, database_url) from None
+    if snapshot:
+        connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        connection.read_only = True
     where = describe_url(database_url)
     try:
         with connection:

@@ -1,0 +1,73 @@
+"""`backup create`: a consistent dump, the stack files and `.env`, and the manifest.
+
+The row counts and the dump come from one snapshot: a REPEATABLE READ
+transaction exports its snapshot and pg_dump reads it (`--snapshot`), so the
+manifest describes exactly what the dump holds, even while the gateway writes.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from opsctl import __version__
+from opsctl.backup import archive, inventory, pgtools
+from opsctl.db.connection import connect, describe_url
+from opsctl.errors import ExitCode, OpsctlError
+from opsctl.files import atomic_file
+
+
+@dataclass
+class Created:
+    path: Path
+    manifest: dict
+
+
+def _tool_route(server_major: int, container_exec: list[str] | None) -> list[str] | None:
+    """None: the host's pg_dump; else the container exec prefix. pg_dump reads servers up to its own major."""
+    host = pgtools.host_tool_major("pg_dump")
+    if host is not None and host >= server_major:
+        return None
+    if container_exec is not None:
+        return container_exec
+    have = f"pg_dump {host}" if host else "no pg_dump"
+    raise OpsctlError(
+        f"the server is PostgreSQL {server_major} and this host has {have}: install postgresql-client-{server_major}, "
+        "or run from the stack directory so the dump is taken in the postgres container",
+        ExitCode.MISSING_TOOL,
+    )
+
+
+def create_backup(database_url: str, output: Path, stack_dir: Path | None, litellm_image: str | None,
+                  container_exec: list[str] | None = None) -> Created:
+    output.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    files = archive.stack_files(stack_dir) if stack_dir else []
+    with connect(database_url, snapshot=True) as connection:
+        major = inventory.server_major(connection)
+        route = _tool_route(major, container_exec)
+        snapshot = connection.execute("SELECT pg_export_snapshot()").fetchone()[0]
+        manifest = {
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "opsctl_version": __version__,
+            "litellm_image": litellm_image,
+            "database": {
+                "source": describe_url(database_url),
+                "server_major": major,
+                "migrations_applied": inventory.applied_migrations(connection),
+            },
+            "row_counts": inventory.row_counts(connection),
+        }
+        with tempfile.TemporaryDirectory(prefix=".opsctl-backup-", dir=output.parent) as work:
+            dump_file = Path(work) / archive.DUMP
+            fd = os.open(dump_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                if route is None:
+                    pgtools.dump(database_url, out, snapshot=snapshot)
+                else:
+                    pgtools.dump(database_url, out, via_container=route)
+            with atomic_file(output, 0o600, exclusive=True, what="the backup") as handle:
+                manifest = archive.write_archive(handle, manifest, dump_file, files)
+    return Created(output, manifest)

@@ -1,0 +1,180 @@
+"""`opsctl backup` on the real Postgres with LiteLLM's schema: create, verify, list,
+restore into a fresh database that the proxy's own decrypt path can read."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import stat
+import tarfile
+from pathlib import Path
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from opsctl.cli import cli
+from opsctl.errors import ExitCode
+from tests.support.litellm_db import create_database, drop_database, load_deployments, seed_deployments, unique_name
+
+PASSWORD = "pw-backup-Secret-93"
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+@pytest.fixture
+def gateway(litellm_db):
+    """A LiteLLM database with keys, a team, DB models (encrypted) and spend logs."""
+    seed_deployments(litellm_db, [
+        {"model_name": "chat-default", "litellm_params": {"model": "openai/gpt-4o", "api_key": "sk-upstream-1"}},
+        {"model_name": "llamacpp-local", "litellm_params": {"model": "openai/smollm2", "api_base": "http://h:8080/v1"}},
+    ])
+    with psycopg.connect(litellm_db) as connection:
+        connection.execute("""INSERT INTO "LiteLLM_TeamTable" (team_id, rpm_limit, tpm_limit, updated_at, created_at)
+                              VALUES ('team-a', 120, 60000, now(), now())""")
+        connection.execute("""INSERT INTO "LiteLLM_VerificationToken" (token, key_alias, team_id, rpm_limit, tpm_limit)
+                              SELECT md5(i::text), 'k' || i, 'team-a', 120, 60000 FROM generate_series(1, 25) i""")
+        connection.execute("""INSERT INTO "LiteLLM_SpendLogs" (request_id, call_type, api_key, spend, "startTime", "endTime")
+                              SELECT 'r' || i, 'acompletion', md5(i::text), 0.01, now(), now() FROM generate_series(1, 40) i""")
+    return litellm_db
+
+
+@pytest.fixture
+def stack(tmp_path):
+    directory = tmp_path / "stack"
+    assert run("init", str(directory)).exit_code == 0
+    return directory
+
+
+@pytest.fixture
+def empty_db():
+    name = unique_name("opsctl_restore")
+    url = create_database(name)
+    yield url
+    drop_database(name)
+
+
+def test_create_verify_list_restore_round_trip(gateway, stack, empty_db, tmp_path):
+    archive = tmp_path / "gw.tar"
+    created = run("--database-url", gateway, "--stack-dir", str(stack), "backup", "create", "-o", str(archive), "--json")
+    assert created.exit_code == 0, created.stderr
+    manifest = json.loads(created.stdout)["manifest"]
+    assert stat.S_IMODE(archive.stat().st_mode) == 0o600
+    assert manifest["contains_secrets"] is True and manifest["opsctl_version"]
+    assert manifest["litellm_image"] == "ghcr.io/berriai/litellm-database:main-v1.108.7"
+    assert {k: manifest["row_counts"][k] for k in ("LiteLLM_VerificationToken", "LiteLLM_TeamTable",
+                                                   "LiteLLM_ProxyModelTable", "LiteLLM_SpendLogs")} == {
+        "LiteLLM_VerificationToken": 25, "LiteLLM_TeamTable": 1, "LiteLLM_ProxyModelTable": 2, "LiteLLM_SpendLogs": 40}
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+        env_in_archive = tar.extractfile("stack/.env").read()
+    assert names[:2] == ["MANIFEST.json", "database.dump"]
+    assert {"stack/docker-compose.yml", "stack/litellm/config.yaml", "stack/.env"} <= set(names)
+    assert env_in_archive == (stack / ".env").read_bytes()  # the salt key travels with the dump
+
+    verified = run("backup", "verify", str(archive), "--json")
+    assert verified.exit_code == 0, verified.stderr
+    assert json.loads(verified.stdout)["ok"] is True and json.loads(verified.stdout)["dump_entries"] > 100
+
+    restored = run("--database-url", empty_db, "backup", "restore", str(archive), "--yes", "--json")
+    assert restored.exit_code == 0, restored.stderr
+    assert json.loads(restored.stdout)["row_counts"] == manifest["row_counts"]
+    # The restored models decrypt through LiteLLM's own path with the same salt key.
+    params = sorted(p.get("api_key") or p.get("api_base") for p in load_deployments(empty_db).values())
+    assert params == ["http://h:8080/v1", "sk-upstream-1"]
+
+
+def test_list_shows_the_default_directory(gateway, isolated_env):
+    assert run("--database-url", gateway, "backup", "create").exit_code == 0
+    listed = run("backup", "list", "--json")
+    assert listed.exit_code == 0
+    [row] = json.loads(listed.stdout)
+    assert row["path"].startswith(str(isolated_env / ".local" / "state" / "opsctl" / "backups" / "litellm-backup-"))
+    assert row["row_counts"]["LiteLLM_VerificationToken"] == 25 and row["problem"] is None
+
+
+def test_restore_refuses_a_database_that_is_not_empty(gateway, tmp_path):
+    archive = tmp_path / "gw.tar"
+    assert run("--database-url", gateway, "backup", "create", "-o", str(archive)).exit_code == 0
+    refused = run("--database-url", gateway, "backup", "restore", str(archive), "--yes")
+    assert refused.exit_code == ExitCode.REFUSED
+    assert "is not empty" in refused.stderr and "--force" in refused.stderr
+
+
+def test_create_never_overwrites(gateway, tmp_path):
+    archive = tmp_path / "gw.tar"
+    archive.write_text("precious")
+    result = run("--database-url", gateway, "backup", "create", "-o", str(archive))
+    assert result.exit_code == ExitCode.REFUSED
+    assert archive.read_text() == "precious"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporaries left
+
+
+def _rewrite(archive: Path, change) -> None:
+    with tarfile.open(archive) as tar:
+        members = [(m, tar.extractfile(m).read()) for m in tar.getmembers()]
+    with tarfile.open(archive, "w") as tar:
+        for member, data in change(members):
+            tar.addfile(member, io.BytesIO(data) if data is not None else None)
+
+
+def test_a_tampered_or_hostile_archive_is_refused(gateway, empty_db, tmp_path):
+    archive = tmp_path / "gw.tar"
+    assert run("--database-url", gateway, "backup", "create", "-o", str(archive)).exit_code == 0
+
+    def flip_dump(members):
+        for member, data in members:
+            if member.name == "database.dump":
+                data = data[:-10] + bytes(b ^ 0xFF for b in data[-10:])
+            yield member, data
+
+    _rewrite(archive, flip_dump)
+    tampered = run("backup", "verify", str(archive))
+    assert tampered.exit_code == ExitCode.FAILED
+    assert tampered.stderr.strip().endswith("database.dump: checksum differs from the manifest")
+    assert run("--database-url", empty_db, "backup", "restore", str(archive), "--yes").exit_code == ExitCode.FAILED
+    with psycopg.connect(empty_db) as connection:  # nothing was restored
+        assert connection.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0] == 0
+
+    def add_link(members):
+        yield from members
+        link = tarfile.TarInfo("stack/evil")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        yield link, None
+
+    _rewrite(archive, add_link)
+    assert "unexpected member 'stack/evil'" in run("backup", "verify", str(archive)).stderr
+
+    os.chmod(archive, 0o644)
+    shared = run("backup", "verify", str(archive))
+    assert shared.exit_code == ExitCode.USAGE and "chmod 600" in shared.stderr
+
+    junk = tmp_path / "junk.tar"
+    junk.write_bytes(os.urandom(4096))
+    os.chmod(junk, 0o600)
+    garbage = run("backup", "verify", str(junk))
+    assert garbage.exit_code == ExitCode.USAGE and garbage.stderr.count("\n") == 1
+
+
+def test_the_password_never_reaches_a_command_line(gateway, tmp_path, monkeypatch):
+    """pg_dump gets the password in its environment; a shim on PATH records its argv."""
+    with psycopg.connect(gateway, autocommit=True) as connection:
+        role = unique_name("opsctl_bk")
+        connection.execute(f"CREATE ROLE {role} LOGIN SUPERUSER PASSWORD '{PASSWORD}'")
+    try:
+        shim = tmp_path / "bin"
+        shim.mkdir()
+        (shim / "pg_dump").write_text(f'#!/bin/sh\necho "$@" >> {tmp_path}/argv\nexec /usr/bin/pg_dump "$@"\n')
+        (shim / "pg_dump").chmod(0o755)
+        monkeypatch.setenv("PATH", f"{shim}:{os.environ['PATH']}")
+        url = gateway.replace("postgres@", f"{role}:{PASSWORD}@")
+        result = run("--database-url", url, "backup", "create", "-o", str(tmp_path / "gw.tar"))
+        assert result.exit_code == 0, result.stderr
+        argv = (tmp_path / "argv").read_text()
+        assert "--snapshot=" in argv and PASSWORD not in argv and PASSWORD not in result.output
+    finally:
+        with psycopg.connect(gateway, autocommit=True) as connection:
+            connection.execute(f"DROP ROLE {role}")
