@@ -43,9 +43,10 @@ def check_target(database_url: str, force: bool) -> None:
 
 
 def restore_database(backup: Path, database_url: str, force: bool, work_dir: Path | None = None) -> Restored:
-    check_target(database_url, force)
+    """Restore after `check_target` passed. A damaged dump needs no pg_restore --list first:
+    the restore itself fails on it, in its one transaction."""
     with tempfile.TemporaryDirectory(prefix=".opsctl-restore-", dir=work_dir) as work:
-        verified = verify_backup(backup, extract_to=Path(work))
+        verified = verify_backup(backup, extract_to=Path(work), list_dump=False)
         if not verified.ok:
             raise OpsctlError(f"backup {backup} failed verification: {verified.problems[0]}", ExitCode.FAILED)
         pgtools.restore(database_url, Path(work) / archive.DUMP, clean=force)

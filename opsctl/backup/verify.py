@@ -26,8 +26,9 @@ class Verified:
         return not self.problems
 
 
-def verify_backup(path: Path, extract_to: Path | None = None) -> Verified:
-    """Check the archive; with `extract_to`, its members are also written there (0600) for a restore."""
+def verify_backup(path: Path, extract_to: Path | None = None, list_dump: bool = True) -> Verified:
+    """Check the archive; with `extract_to`, its members are also written there (0600) for a restore,
+    and (with `list_dump`) pg_restore reads the dump's table of contents."""
     with archive.open_archive(path) as opened:
         result = Verified(path, opened.manifest)
         seen = set()
@@ -51,7 +52,7 @@ def verify_backup(path: Path, extract_to: Path | None = None) -> Verified:
                 result.problems.append(f"{member.name}: checksum differs from the manifest")
         missing = sorted(set(opened.manifest["files"]) - seen)
         result.problems += [f"{name}: named in the manifest but not in the archive" for name in missing]
-    if extract_to is not None and not result.problems:
+    if extract_to is not None and list_dump and not result.problems:
         try:
             result.dump_entries = pgtools.list_dump(extract_to / archive.DUMP)
         except OpsctlError as error:
