@@ -29,7 +29,7 @@ DUMP = "database.dump"
 STACK_PREFIX = "stack/"
 MAX_MANIFEST_BYTES = 1024 * 1024
 MAX_STACK_FILE_BYTES = 16 * 1024 * 1024
-SKIPPED_DIRS = {".git", "backups", "__pycache__", "data", "volumes"}
+SKIPPED_DIRS = {".git", "backups", ".opsctl-backups", "__pycache__", "data", "volumes"}
 SECRETS_NOTICE = (
     "This archive holds the gateway's secrets (.env: master key, salt key, database and "
     "Redis passwords). Keep it mode 0600 and off shared storage; the salt key must stay "

@@ -42,40 +42,109 @@ def _bring_up(settings, compose_args: tuple[str, ...], services: tuple[str, ...]
 
 @click.command(name="init")
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
-@click.option("--force", is_flag=True, help="Replace files that differ (an existing .env keeps its values).")
+@click.option("--force", is_flag=True,
+              help="Replace files that differ (copied to .opsctl-backups/ first; an existing .env keeps its values).")
+@click.option("--diff", "show_diff", is_flag=True,
+              help="Show, file by file, how the stack differs from what this opsctl writes; write nothing (exit 1 on drift).")
+@click.option("--upgrade", is_flag=True,
+              help="Bring template changes in with a three-way merge, keeping local edits; stop on conflicts (exit 7).")
 @click.option("--dry-run", is_flag=True, help="Show what would be written; write nothing.")
 @json_option
 @pass_settings
-def init(settings, directory, force, dry_run, as_json):
+def init(settings, directory, force, show_diff, upgrade, dry_run, as_json):
     """Write the hardened reference stack into DIRECTORY (default: the stack dir).
 
     docker-compose.yml, litellm/config.yaml (timeouts and retries rendered
     from the policy file), litellm/custom_callbacks.py, .env.example and a
     .env (mode 0600) with fresh secrets. Existing files that differ are left
-    alone unless --force.
+    alone unless --force. What init wrote is recorded in .opsctl-template.lock,
+    the base that --upgrade merges against.
 
     \b
     Examples:
       opsctl init stack --dry-run
       opsctl init stack && opsctl audit stack
+      opsctl init stack --diff
+      opsctl init stack --upgrade --dry-run
       opsctl --policy my-policy.toml init stack --force
     """
+    from opsctl.errors import ExitCode, OpsctlError
     from opsctl.policy import load_policy
+    from opsctl.stack import drift
     from opsctl.stack.render import plan_init, write_plan
 
+    if sum((force, show_diff, upgrade)) > 1:
+        raise click.UsageError("--force, --diff and --upgrade exclude each other")
     target = Path(directory or settings.stack_dir)
-    plan = plan_init(target, load_policy(settings.policy_file), force=force)
+    policy = load_policy(settings.policy_file)
+    if show_diff or upgrade:
+        rendered = {p.relative: p.content for p in plan_init(target, policy, force=True)}
+        if show_diff:
+            _show_drift(target, drift.drift(target, rendered), as_json)
+        else:
+            _upgrade(target, rendered, dry_run, as_json)
+        return
+    plan = plan_init(target, policy, force=force)
+    backup = None
     if not dry_run:
+        if force:
+            backup = drift.backup_files(target, [p.relative for p in plan if p.action == "overwrite"])
         write_plan(target, plan)
+        drift.write_lock(target, {p.relative: p.content for p in plan})
     if as_json:
-        emit_json({"directory": str(target), "dry_run": dry_run,
+        emit_json({"directory": str(target), "dry_run": dry_run, "backup": str(backup) if backup else None,
                    "files": [{"path": p.relative, "action": p.action, "mode": f"{p.mode:04o}"} for p in plan]})
         return
     done = {"create": "created", "overwrite": "overwrote", "keep": "unchanged"}
+    if backup:
+        say(f"saved the files it replaces in {backup}")
     for planned in plan:
         say(f"{'would ' + planned.action if dry_run else done[planned.action]}: {target / planned.relative}")
     if not dry_run:
         say(f"next: review {target / '.env'}, then `opsctl --stack-dir {target} up`")
+
+
+def _show_drift(target: Path, found, as_json: bool) -> None:
+    from opsctl.errors import ExitCode, OpsctlError
+
+    drifted = [d for d in found if d.state != "same"]
+    if as_json:
+        emit_json({"directory": str(target), "files": [{"path": d.relative, "state": d.state, "diff": d.diff}
+                                                        for d in found]})
+    else:
+        for d in drifted:
+            click.echo(d.diff, nl=False)
+        for d in found:
+            say(f"{d.state}: {target / d.relative}")
+    if drifted:
+        raise OpsctlError(f"{len(drifted)} file(s) differ from what this opsctl writes", ExitCode.FAILED)
+
+
+def _upgrade(target: Path, rendered: dict, dry_run: bool, as_json: bool) -> None:
+    from opsctl.errors import ExitCode, OpsctlError
+    from opsctl.stack import drift
+
+    plan = drift.plan_upgrade(target, rendered)
+    if as_json:
+        emit_json({"directory": str(target), "dry_run": dry_run, "write": sorted(plan.writes),
+                   "merged": plan.merged, "kept": plan.kept, "conflicts": plan.conflicts})
+    if plan.conflicts:
+        for relative, hunks in plan.conflicts.items():
+            say(f"conflict in {target / relative}:")
+            for hunk in hunks:
+                click.echo(hunk, err=True, nl=False)
+        raise OpsctlError(
+            f"template and local edits conflict in {', '.join(plan.conflicts)}; nothing was written "
+            "(resolve by editing those lines, then re-run)", ExitCode.CONFLICT)
+    for relative in sorted(plan.writes):
+        verb = "merge" if relative in plan.merged else "update"
+        say(f"{'would ' + verb if dry_run else verb + 'd'}: {target / relative}")
+    for relative in plan.kept:
+        say(f"kept local edit: {target / relative}")
+    if not dry_run:
+        drift.apply_upgrade(target, plan, rendered)
+    if not plan.writes:
+        say("nothing to upgrade")
 
 
 @click.command(name="up")
