@@ -16,6 +16,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import httpx
 
@@ -54,23 +55,36 @@ class RunningProxy:
         return self.log_path.read_text(errors="replace")
 
 
-def _wait_until_live(proxy: RunningProxy, timeout: float) -> None:
+def is_live(proxy: RunningProxy) -> bool:
+    try:
+        return httpx.get(proxy.url + "/health/liveliness", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def _wait_until(proxy: RunningProxy, ready: Callable[[RunningProxy], bool], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proxy.process.poll() is not None:
             raise RuntimeError(f"LiteLLM proxy exited with {proxy.process.returncode}:\n{proxy.log_text()[-4000:]}")
-        try:
-            if httpx.get(proxy.url + "/health/liveliness", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
+        if ready(proxy):
+            return
         time.sleep(0.25)
-    raise RuntimeError(f"LiteLLM proxy not live after {timeout}s:\n{proxy.log_text()[-4000:]}")
+    raise RuntimeError(f"LiteLLM proxy not ready after {timeout}s:\n{proxy.log_text()[-4000:]}")
 
 
 @contextmanager
-def start_proxy(config_path, env: dict | None = None, port: int | None = None, timeout: float = 120):
-    """Run `litellm --config` on 127.0.0.1 until the block ends; the log is kept for assertions."""
+def start_proxy(
+    config_path,
+    env: dict | None = None,
+    port: int | None = None,
+    timeout: float = 120,
+    ready: Callable[[RunningProxy], bool] = is_live,
+):
+    """Run `litellm --config` on 127.0.0.1 until the block ends; the log is kept for assertions.
+
+    The block starts once `ready(proxy)` is true (by default: /health/liveliness answers).
+    """
     port = port or free_port()
     log_dir = Path(tempfile.mkdtemp(prefix="opsctl-proxy-"))
     log_path = log_dir / "proxy.log"
@@ -93,7 +107,7 @@ def start_proxy(config_path, env: dict | None = None, port: int | None = None, t
         )
     proxy = RunningProxy(f"http://127.0.0.1:{port}", port, log_path, full_env["LITELLM_MASTER_KEY"], process)
     try:
-        _wait_until_live(proxy, timeout)
+        _wait_until(proxy, ready, timeout)
         yield proxy
     finally:
         stop_process(process)
