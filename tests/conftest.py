@@ -8,7 +8,7 @@ import pytest
 
 from opsctl.settings import FIELDS
 
-pytest_plugins: list[str] = ["tests.support.litellm_db", "tests.support.db_proxy"]
+pytest_plugins: list[str] = ["tests.support.litellm_db", "tests.support.db_proxy", "tests.support.kube"]
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
