@@ -68,6 +68,27 @@ def print_table(
     stdout_console().print(table)
 
 
+class ProgressBar:
+    """A progress bar on stderr for long runs; `for_terminal` gives None when stderr is not a terminal."""
+
+    @classmethod
+    def for_terminal(cls, total: int, label: str) -> "ProgressBar | None":
+        return cls(stderr_console(), total, label) if stderr_console().is_terminal else None
+
+    def __init__(self, console, total: int, label: str):
+        from rich.progress import Progress
+
+        self._progress = Progress(console=console, transient=True)
+        self._task = self._progress.add_task(label, total=total)
+        self._progress.start()
+
+    def advance(self, *_done: Any) -> None:
+        self._progress.advance(self._task)
+
+    def stop(self) -> None:
+        self._progress.stop()
+
+
 def is_interactive() -> bool:
     return sys.stdin.isatty()
 

@@ -268,6 +268,12 @@ def find_targets(proxy: ProxyClient, keys: list[str], aliases: list[str]) -> tup
     return list(unique.values()), missing
 
 
+def update_key(proxy: ProxyClient, token: str, fields: dict) -> None:
+    """POST /key/update by hash: a merge patch (a field left out keeps its value,
+    an explicit null clears it; `metadata` replaces the stored metadata)."""
+    proxy.post("/key/update", {"key": token, **fields}, idempotent=True)
+
+
 def revoke(proxy: ProxyClient, rows: list[dict]) -> None:
     """Delete by hash; a key that is already gone counts as revoked."""
     try:

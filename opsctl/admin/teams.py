@@ -91,3 +91,18 @@ def team_info(proxy: ProxyClient, team_id: str) -> dict:
         raise OpsctlError(f"no team with id {team_id!r}", ExitCode.FAILED)
     keys = [{"key_alias": key.get("key_alias"), "token": key.get("token")} for key in found.get("keys") or []]
     return {**shown(found.get("team_info") or {}), "keys": keys}
+
+
+def update_team(proxy: ProxyClient, team_id: str, fields: dict) -> None:
+    """POST /team/update: a merge patch like /key/update (explicit null clears a field)."""
+    proxy.post("/team/update", {"team_id": team_id, **fields}, idempotent=True)
+
+
+def delete_teams(proxy: ProxyClient, team_ids: list[str]) -> None:
+    """POST /team/delete. LiteLLM deletes the teams' keys with them: callers check first.
+    A team that is already gone counts as deleted."""
+    try:
+        proxy.post("/team/delete", {"team_ids": team_ids}, idempotent=True)
+    except ProxyError as error:
+        if error.status != 404:
+            raise

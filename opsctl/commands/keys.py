@@ -4,7 +4,7 @@ import click
 
 from opsctl.cli import pass_settings
 from opsctl.errors import OpsctlError
-from opsctl.output import confirm_write, emit_json, json_option, print_table, status, warn
+from opsctl.output import ProgressBar, confirm_write, emit_json, json_option, print_table, status, warn
 
 
 @click.group()
@@ -67,7 +67,7 @@ def keys_create(settings, from_file, output, rotate, concurrency, dry_run, as_js
     bulk = from_file is not None
 
     key_file = keys_lib.KeyFile(output) if output and not dry_run else None
-    progress = _Progress.for_terminal(len(specs)) if bulk else None
+    progress = ProgressBar.for_terminal(len(specs), "keys") if bulk else None
     try:
         def on_result(result):
             if key_file and result.key:
@@ -124,29 +124,6 @@ def _report_single(result, request, show_keys, output):
             click.echo(result.key)
         else:
             status(f"key appended to {output}")
-
-
-class _Progress:
-    """A progress bar on stderr for bulk runs, when stderr is a terminal."""
-
-    @classmethod
-    def for_terminal(cls, total):
-        from opsctl.output import stderr_console
-
-        return cls(stderr_console(), total) if stderr_console().is_terminal else None
-
-    def __init__(self, console, total):
-        from rich.progress import Progress
-
-        self._progress = Progress(console=console, transient=True)
-        self._task = self._progress.add_task("keys", total=total)
-        self._progress.start()
-
-    def advance(self):
-        self._progress.advance(self._task)
-
-    def stop(self):
-        self._progress.stop()
 
 
 @keys.command(name="list")

@@ -2,14 +2,23 @@
 
 A real HTTP server on 127.0.0.1 (one thread per connection) that keeps
 state and validates every request body with LiteLLM's own request models
-from the pinned litellm (GenerateKeyRequest, NewTeamRequest, KeyRequest).
-Answers copy the route handlers in litellm/proxy/management_endpoints/
-(key_management_endpoints.py, team_endpoints.py) of litellm 1.108.7: the
-same response models, status codes and error bodies, including LiteLLM's
-habit of sending `str({"error": ...})` as the ProxyException message.
+from the pinned litellm (GenerateKeyRequest, UpdateKeyRequest, KeyRequest,
+NewTeamRequest, UpdateTeamRequest, DeleteTeamRequest; for DB models
+Deployment, updateDeployment, ModelInfoDelete). Answers copy the route
+handlers in litellm/proxy/management_endpoints/ (key_management_endpoints.py,
+team_endpoints.py, model_management_endpoints.py) and proxy_server.py
+(/model/info) of litellm 1.108.7: the same response models, status codes and
+error bodies, including LiteLLM's habit of sending `str({"error": ...})` as
+the ProxyException message. Models are stored as /model/new stores them
+(LiteLLM's Deployment, its boolean defaults included) and listed as
+/model/info lists them: through LiteLLM's own remove_sensitive_info_from_deployment
+(api_key left out, secret-named params masked), with db_model true and
+LiteLLM's cost-map fields mixed into model_info.
 
-Stricter than LiteLLM in one way: a body field the request model does not
-know is a 422 here (LiteLLM ignores it silently, which would hide a typo).
+Stricter than LiteLLM in two ways: a body field the request model does not
+know is a 422 here (LiteLLM ignores it silently, which would hide a typo),
+and so is a model_info without the model's own id in PATCH
+/model/{id}/update (LiteLLM's ModelInfo invents a random id and stores it).
 
 Fault injection: `latency` (seconds per request), `inject(path, kind, times,
 alias=...)` with kind "503" or "500" (answer so, do nothing), "drop" (close the
@@ -36,14 +45,21 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from pydantic import BaseModel, ValidationError  # noqa: E402
 
+import litellm  # noqa: E402
 from litellm.proxy._types import (  # noqa: E402
+    DeleteTeamRequest,
     GenerateKeyRequest,
     GenerateKeyResponse,
     KeyRequest,
     LiteLLM_TeamTable,
+    ModelInfoDelete,
     NewTeamRequest,
+    UpdateKeyRequest,
+    UpdateTeamRequest,
     UserAPIKeyAuth,
 )
+from litellm.proxy.common_utils.openai_endpoint_utils import remove_sensitive_info_from_deployment  # noqa: E402
+from litellm.types.router import Deployment, updateDeployment  # noqa: E402
 from litellm.litellm_core_utils.duration_parser import duration_in_seconds  # noqa: E402
 from litellm.proxy.common_utils.timezone_utils import budget_duration_error  # noqa: E402
 from litellm.secret_managers.base_secret_manager import raise_if_unsafe_secret_name  # noqa: E402
@@ -143,6 +159,8 @@ class FakeAdmin:
         self.db_connected = True
         self.keys: dict[str, dict] = {}  # token hash -> row
         self.teams: dict[str, dict] = {}  # team_id -> row
+        self.models: dict[str, dict] = {}  # model_id -> row as LiteLLM_ProxyModelTable holds it (params in plaintext)
+        self.config_models: list[dict] = []  # deployments from config.yaml: listed, not editable
         self.faults: list[Fault] = []
         self.requests: list[Seen] = []
         self._lock = threading.Lock()
@@ -196,8 +214,16 @@ class FakeAdmin:
         with self._lock:
             self._create_team(NewTeamRequest(team_id=team_id, **fields))
 
+    def add_config_model(self, model_name: str, litellm_params: dict, model_id: str | None = None) -> None:
+        """A deployment from config.yaml: /model/info lists it with db_model false."""
+        with self._lock:
+            self.config_models.append({"model_name": model_name, "litellm_params": litellm_params,
+                                       "model_info": {"id": model_id or secrets.token_hex(8)}})
+
     def _take_fault(self, path: str, body: dict | None) -> Fault | None:
-        alias = (body or {}).get("key_alias") or (body or {}).get("team_id")
+        body = body if isinstance(body, dict) else {}
+        info = body.get("model_info") if isinstance(body.get("model_info"), dict) else {}
+        alias = body.get("key_alias") or body.get("team_id") or body.get("id") or info.get("id")
         with self._lock:
             for fault in self.faults:
                 if fault.path == path and fault.times > 0 and fault.alias in (None, alias):
@@ -221,6 +247,16 @@ class FakeAdmin:
             ("GET", "/team/info"): self.team_info,
             ("GET", "/team/list"): self.team_list,
         }
+        routes.update({
+            ("POST", "/key/update"): self.key_update,
+            ("POST", "/team/update"): self.team_update,
+            ("POST", "/team/delete"): self.team_delete,
+            ("GET", "/model/info"): self.model_info,
+            ("POST", "/model/new"): self.model_new,
+            ("POST", "/model/delete"): self.model_delete,
+        })
+        if method == "PATCH" and path.startswith("/model/") and path.endswith("/update"):
+            return self.model_patch(path[len("/model/"):-len("/update")], raw)
         handler = routes.get((method, path))
         if handler is None:
             raise Reply(404, {"detail": "Not Found"})
@@ -364,6 +400,137 @@ class FakeAdmin:
             for team in teams
         ]
 
+    # -- updates (key_management_endpoints.update_key_fn, team_endpoints.update_team) --
+
+    KEY_COLUMNS = ("key_alias", "team_id", "models", "max_budget", "budget_duration", "rpm_limit", "tpm_limit", "metadata", "blocked")
+    TEAM_COLUMNS = ("team_alias", "models", "max_budget", "budget_duration", "rpm_limit", "tpm_limit", "metadata", "blocked")
+
+    def key_update(self, query, raw):
+        data = parse_body(UpdateKeyRequest, raw)
+        if not self.db_connected:
+            raise proxy_exception(500, {"error": "Database not connected"})
+        check_budget(data)
+        if data.key is not None:
+            row = self.keys.get(hash_token_if_needed(data.key))
+        else:
+            matches = [r for r in self.keys.values() if r.get("key_alias") == data.key_alias]
+            if len(matches) > 1:
+                raise proxy_exception(400, f"Multiple keys found with key_alias={data.key_alias}", "bad_request_error", "key_alias")
+            row = matches[0] if matches else None
+        if row is None:
+            raise proxy_exception(404, "Key not found.", "not_found_error", "key")
+        changes = data.model_dump(exclude_unset=True)  # a merge patch: explicit null clears
+        alias = changes.get("key_alias", row.get("key_alias"))
+        if alias != row.get("key_alias") and any(r.get("key_alias") == alias for r in self.keys.values()):
+            raise proxy_exception(400, f"Key with alias '{alias}' already exists. Unique key aliases across all keys are required.",
+                                  "bad_request_error", "key_alias")
+        for name in self.KEY_COLUMNS:
+            if name in changes:
+                row[name] = changes[name]
+        row["updated_at"] = self._next_time()
+        return {"key": data.key or row["token"], **json.loads(json.dumps(row, default=str))}
+
+    def team_update(self, query, raw):
+        data = parse_body(UpdateTeamRequest, raw)
+        if not self.db_connected:
+            raise proxy_exception(500, {"error": DB_NOT_CONNECTED})
+        check_budget(data)
+        team = self.teams.get(data.team_id)
+        if team is None:
+            raise proxy_exception(404, {"error": f"Team not found, passed team_id={data.team_id}"}, param=None)
+        changes = data.model_dump(exclude_unset=True)
+        updated = {**team, **{name: changes[name] for name in self.TEAM_COLUMNS if name in changes}, "updated_at": self._next_time()}
+        self.teams[data.team_id] = LiteLLM_TeamTable.model_validate(updated).model_dump(mode="json")
+        return {"team_id": data.team_id, "data": self.teams[data.team_id]}
+
+    def team_delete(self, query, raw):
+        data = parse_body(DeleteTeamRequest, raw)
+        if not self.db_connected:
+            raise proxy_exception(500, {"error": DB_NOT_CONNECTED})
+        for team_id in data.team_ids:
+            if team_id not in self.teams:
+                raise Reply(404, {"detail": {"error": f"Team not found, passed team_id={team_id}"}})
+        for team_id in data.team_ids:  # LiteLLM deletes the teams' keys with them
+            del self.teams[team_id]
+            for token in [t for t, row in self.keys.items() if row.get("team_id") == team_id]:
+                del self.keys[token]
+        return {"deleted_teams": data.team_ids}
+
+    # -- DB models (model_management_endpoints.py, proxy_server.model_info_v1) --
+
+    def _listed(self, row: dict, db_model: bool) -> dict:
+        """A deployment as /model/info shows it: secrets out, LiteLLM's cost map mixed into model_info."""
+        deployment = Deployment(model_name=row["model_name"], litellm_params=row["litellm_params"], model_info=row["model_info"])
+        shown = remove_sensitive_info_from_deployment(json.loads(json.dumps(deployment.model_dump(exclude_none=True), default=str)))
+        try:
+            cost_map = dict(litellm.get_model_info(model=row["litellm_params"]["model"]))
+        except Exception:  # noqa: BLE001 - LiteLLM falls back to nothing the same way
+            cost_map = {}
+        info = {**shown["model_info"], "id": row["model_info"]["id"], "db_model": db_model,
+                "access_via_team_ids": [], "direct_access": True, "pricing_overrides": []}
+        info.update({name: value for name, value in {"key": row["litellm_params"]["model"], "max_tokens": None,
+                                                     "input_cost_per_token": None, "output_cost_per_token": None,
+                                                     **cost_map}.items() if name not in info})
+        return {"model_name": shown["model_name"], "litellm_params": shown["litellm_params"],
+                "model_info": json.loads(json.dumps(info, default=str))}
+
+    def model_info(self, query, raw):
+        listed = [self._listed(row, True) for row in self.models.values()] + [self._listed(row, False) for row in self.config_models]
+        wanted = query.get("litellm_model_id", [None])[0]
+        if wanted is not None:
+            listed = [entry for entry in listed if entry["model_info"]["id"] == wanted]
+            if not listed:
+                raise Reply(400, {"detail": {"error": f"Model id = {wanted} not found on litellm proxy"}})
+        return {"data": listed}
+
+    def model_new(self, query, raw):
+        data = parse_body(Deployment, raw)
+        if not self.db_connected:
+            raise proxy_exception(500, {"error": "No DB Connected. Here's how to do it - https://docs.litellm.ai/docs/proxy/virtual_keys"})
+        model_id = data.model_info.id
+        if model_id in self.models:  # the primary key refuses it; LiteLLM reports it like this
+            raise proxy_exception(500, {"error": "Failed to add model to db. Check your server logs for more details."}, "auth_error", "None")
+        now = self._next_time()
+        row = {"model_id": model_id, "model_name": data.model_name,
+               "litellm_params": json.loads(json.dumps(data.litellm_params.model_dump(exclude_none=True), default=str)),
+               "model_info": json.loads(json.dumps(data.model_info.model_dump(exclude_none=True), default=str)),
+               "blocked": False, "created_at": now, "updated_at": now}
+        self.models[model_id] = row
+        # The real answer carries the stored params encrypted; these stand in for the ciphertext.
+        sealed = {k: hashlib.sha256(v.encode()).hexdigest()[:32] if isinstance(v, str) else v for k, v in row["litellm_params"].items()}
+        return json.loads(json.dumps({**row, "litellm_params": sealed}, default=str))
+
+    def model_patch(self, model_id, raw):
+        data = parse_body(updateDeployment, raw)
+        body = json.loads(raw)
+        if isinstance(body.get("model_info"), dict) and body["model_info"].get("id") != model_id:
+            raise validation_error([{"type": "missing", "loc": ("model_info", "id"),
+                                     "msg": "give the model's own id: LiteLLM's ModelInfo would store a random one"}])
+        if not self.db_connected:
+            raise proxy_exception(500, {"error": DB_NOT_CONNECTED})
+        row = self.models.get(model_id)
+        if row is None:
+            if any(m["model_info"]["id"] == model_id for m in self.config_models):
+                raise proxy_exception(400, "Cannot edit config-based model. Store model in DB via /model/new first.", "validation_error")
+            raise proxy_exception(404, f"Model {model_id} not found on proxy.", "not_found_error")
+        if data.model_name:
+            row["model_name"] = data.model_name
+        if data.litellm_params is not None:  # merged: a param can be set, not removed
+            row["litellm_params"].update(json.loads(json.dumps(data.litellm_params.model_dump(exclude_none=True), default=str)))
+        if data.model_info is not None:
+            row["model_info"].update(json.loads(json.dumps(data.model_info.model_dump(exclude_none=True), default=str)))
+        row["updated_at"] = self._next_time()
+        return {"model_id": model_id, "model_name": row["model_name"]}
+
+    def model_delete(self, query, raw):
+        data = parse_body(ModelInfoDelete, raw)
+        if not self.db_connected:
+            raise proxy_exception(500, {"error": "No DB Connected. Here's how to do it - https://docs.litellm.ai/docs/proxy/virtual_keys"})
+        if data.id not in self.models:
+            raise proxy_exception(400, {"error": f"Model with id={data.id} not found in db"}, "auth_error", "None")
+        del self.models[data.id]
+        return {"message": f"Model: {data.id} deleted successfully"}
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
@@ -383,6 +550,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self._serve("POST")
+
+    def do_PATCH(self) -> None:
+        self._serve("PATCH")
 
     def _serve(self, method: str) -> None:
         admin = self.admin
