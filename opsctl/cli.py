@@ -28,6 +28,7 @@ SUBCOMMANDS = {
     "logs": "opsctl.commands.stack:logs",
     "restart": "opsctl.commands.stack:restart",
     "smoke": "opsctl.commands.smoke:smoke",
+    "state": "opsctl.commands.state:state",
     "status": "opsctl.commands.stack:status",
     "teams": "opsctl.commands.teams:teams",
     "up": "opsctl.commands.stack:up",
