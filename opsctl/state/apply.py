@@ -184,6 +184,7 @@ def apply_plan(settings: Settings, plan: Plan, keys_file: Path | None = None,
         raise OpsctlError("the plan creates keys: give --keys-output FILE for their plaintext; nothing was changed", ExitCode.USAGE)
     phases = _phases(plan)
     outcomes = {id(change): Outcome(change) for _name, changes in phases for change in changes}
+    assert len(outcomes) == len(plan.writes), "every write of the plan belongs to a phase"
     result = ApplyResult([outcomes[id(change)] for _name, changes in phases for change in changes])
 
     def finish(change: Change, error: ProxyError | None = None, message: str | None = None) -> None:

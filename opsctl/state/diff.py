@@ -206,7 +206,8 @@ def _compare(kind: str, name: str, desired: dict, live: LiveObject | None) -> Ch
     fields = _model_changes(live, desired) if kind == "models" else _record_changes(kind, live, desired)
     if not fields:
         return Change(kind, name, "unchanged", desired=desired, live=live)
-    action = "replace" if any(change.removes for change in fields) else "update"
+    # Only a model's params and model_info are merged on update; a key's or team's metadata is replaced whole.
+    action = "replace" if kind == "models" and any(change.removes for change in fields) else "update"
     return Change(kind, name, action, fields, desired=desired, live=live)
 
 
