@@ -99,30 +99,38 @@ class _Located(dict):
 
 
 def _parse_yaml(text: str) -> Any:
+    """The document as plain values, mappings as _Located; libyaml composes when it is there
+    (PyYAML's Python composer is most of the time a large file takes)."""
     import yaml
 
-    class Loader(yaml.SafeLoader):
-        def compose_node(self, parent, index):
-            if self.check_event(yaml.AliasEvent):  # an alias can multiply a small file into gigabytes
-                raise _Problem(self.peek_event().start_mark.line + 1, "YAML anchors and aliases are not allowed")
-            return super().compose_node(parent, index)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    scalars = yaml.constructor.SafeConstructor()
+    seen: set[int] = set()
 
-    def mapping(loader, node):
-        seen: dict = {}
-        for key_node, _value in node.value:
-            key = loader.construct_object(key_node, deep=True)
-            if not isinstance(key, str):
-                raise _Problem(key_node.start_mark.line + 1, f"keys must be text, got {key!r}")
-            if key in seen:
-                raise _Problem(key_node.start_mark.line + 1, f"{key!r} given twice in one mapping (also line {seen[key]})")
-            seen[key] = key_node.start_mark.line + 1
-        located = _Located(loader.construct_mapping(node, deep=True))
-        located.line = node.start_mark.line + 1
-        return located
+    def build(node) -> Any:
+        if id(node) in seen:  # an alias: it can multiply a small file into gigabytes
+            raise _Problem(node.start_mark.line + 1, "YAML anchors and aliases are not allowed")
+        seen.add(id(node))
+        line = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            located, lines = _Located(), {}
+            located.line = line
+            for key_node, value_node in node.value:
+                key = build(key_node)
+                if not isinstance(key, str):
+                    raise _Problem(key_node.start_mark.line + 1, f"keys must be text, got {key!r}")
+                if key in lines:
+                    raise _Problem(key_node.start_mark.line + 1, f"{key!r} given twice in one mapping (also line {lines[key]})")
+                lines[key] = key_node.start_mark.line + 1
+                located[key] = build(value_node)
+            return located
+        if isinstance(node, yaml.SequenceNode):
+            return [build(item) for item in node.value]
+        return scalars.construct_object(node)
 
-    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
     try:
-        return yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
+        root = yaml.compose(text, Loader=loader)
+        return None if root is None else build(root)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         reason = getattr(error, "problem", None) or "not valid YAML"

@@ -161,6 +161,7 @@ class FakeAdmin:
         self.teams: dict[str, dict] = {}  # team_id -> row
         self.models: dict[str, dict] = {}  # model_id -> row as LiteLLM_ProxyModelTable holds it (params in plaintext)
         self.config_models: list[dict] = []  # deployments from config.yaml: listed, not editable
+        self._listing_cache: dict[str, str] = {}
         self.faults: list[Fault] = []
         self.requests: list[Seen] = []
         self._lock = threading.Lock()
@@ -459,9 +460,18 @@ class FakeAdmin:
     # -- DB models (model_management_endpoints.py, proxy_server.model_info_v1) --
 
     def _listed(self, row: dict, db_model: bool) -> dict:
+        """A deployment as /model/info shows it, remembered until the row changes (bench/state.py lists 500)."""
+        fingerprint = json.dumps([row, db_model], sort_keys=True, default=str)
+        cached = self._listing_cache.get(fingerprint)
+        if cached is None:
+            cached = self._listing_cache[fingerprint] = json.dumps(self._list_row(row, db_model))
+        return json.loads(cached)
+
+    def _list_row(self, row: dict, db_model: bool) -> dict:
         """A deployment as /model/info shows it: secrets out, LiteLLM's cost map mixed into model_info."""
         deployment = Deployment(model_name=row["model_name"], litellm_params=row["litellm_params"], model_info=row["model_info"])
-        shown = remove_sensitive_info_from_deployment(json.loads(json.dumps(deployment.model_dump(exclude_none=True), default=str)))
+        dumped = json.loads(json.dumps(deployment.model_dump(exclude_none=True), default=str))
+        shown = remove_sensitive_info_from_deployment(dumped, excluded_keys={"litellm_credential_name"})  # as /model/info calls it
         try:
             cost_map = dict(litellm.get_model_info(model=row["litellm_params"]["model"]))
         except Exception:  # noqa: BLE001 - LiteLLM falls back to nothing the same way
@@ -475,10 +485,12 @@ class FakeAdmin:
                 "model_info": json.loads(json.dumps(info, default=str))}
 
     def model_info(self, query, raw):
-        listed = [self._listed(row, True) for row in self.models.values()] + [self._listed(row, False) for row in self.config_models]
+        rows = [(row, True) for row in self.models.values()] + [(row, False) for row in self.config_models]
         wanted = query.get("litellm_model_id", [None])[0]
         if wanted is not None:
-            listed = [entry for entry in listed if entry["model_info"]["id"] == wanted]
+            rows = [(row, db_model) for row, db_model in rows if row["model_info"]["id"] == wanted]
+        listed = [self._listed(row, db_model) for row, db_model in rows]
+        if wanted is not None:
             if not listed:
                 raise Reply(400, {"detail": {"error": f"Model id = {wanted} not found on litellm proxy"}})
         return {"data": listed}
