@@ -185,7 +185,10 @@ def state_apply(settings, file, dry_run, yes, prune, prune_unmanaged, keys_outpu
         check_new_file(keys_output, "keys file")
     backup = backup or default_backup_path()
     check_new_file(backup, "backup file")
-    confirm_write(yes, f"Apply {len(writes)} change(s) to {settings.proxy_url}?")
+    from opsctl.admin.client import display_url
+
+    deletes = sum(change.action == "delete" for change in writes)
+    confirm_write(yes, f"Apply {len(writes)} change(s){f' ({deletes} deletes)' if deletes else ''} to {display_url(settings.proxy_url)}?")
 
     text, warnings = before_state(live, plan)
     for warning in warnings:

@@ -15,10 +15,12 @@ the ProxyException message. Models are stored as /model/new stores them
 (api_key left out, secret-named params masked), with db_model true and
 LiteLLM's cost-map fields mixed into model_info.
 
-Stricter than LiteLLM in two ways: a body field the request model does not
-know is a 422 here (LiteLLM ignores it silently, which would hide a typo),
-and so is a model_info without the model's own id in PATCH
-/model/{id}/update (LiteLLM's ModelInfo invents a random id and stores it).
+Stricter than LiteLLM in three ways: a body field the request model does not
+know is a 422 here (LiteLLM ignores it silently, which would hide a typo);
+so is a model_info without the model's own id in PATCH /model/{id}/update
+(LiteLLM's ModelInfo invents a random id and stores it); and a required
+field left out is a 422 naming it (LiteLLM's /model/new answers a 500 when
+Deployment.__init__ raises a TypeError).
 
 Fault injection: `latency` (seconds per request), `inject(path, kind, times,
 alias=...)` with kind "503" or "500" (answer so, do nothing), "drop" (close the
@@ -114,6 +116,9 @@ def parse_body(model: type[BaseModel], raw: bytes) -> BaseModel:
         raise validation_error(
             [{"type": "extra_forbidden", "loc": ("body", name), "msg": "unknown field (LiteLLM would ignore it)"} for name in unknown]
         )
+    missing = [name for name, info in model.model_fields.items() if info.is_required() and name not in body]
+    if missing:  # as FastAPI says it (Deployment's own __init__ would raise a TypeError instead)
+        raise validation_error([{"type": "missing", "loc": ("body", name), "msg": "Field required"} for name in missing])
     try:
         return model.model_validate(body)
     except ValidationError as error:
