@@ -1,32 +1,19 @@
 """The issue's scenarios against a real DB-backed LiteLLM proxy (litellm 1.108.7 from PyPI).
 
-The proxy comes from OPSCTL_E2E_STATE_PROXY_URL + LITELLM_MASTER_KEY: a throwaway
-gateway, because these tests start by deleting every team, key and DB model on
-it (an "empty gateway" is the first scenario). tests/support/db_proxy.py (a
-fresh DB-backed proxy per test, branch `prisma`) will replace that variable
-once it is on main.
+The module runs its own proxy (tests/support/db_proxy.py's start_db_proxy) on a
+scratch database of its own, not the session's shared `db_proxy`: every test
+starts from an empty gateway, so the fixture deletes every team, key and DB
+model between tests, and prune must see only what these tests made.
 """
-
-import os
 
 import httpx
 import pytest
 import yaml
 
 from tests.state.conftest import EXAMPLE, Gateway
+from tests.support.db_proxy import start_db_proxy
 from tests.support.fake_admin import FakeAdmin
-
-URL = os.environ.get("OPSCTL_E2E_STATE_PROXY_URL")
-MASTER_KEY = os.environ.get("LITELLM_MASTER_KEY")  # read at import, before the autouse fixture clears it
-
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        not (URL and MASTER_KEY),
-        reason="needs a real DB-backed LiteLLM proxy: tests/support/db_proxy.py (branch prisma) is not on main yet; "
-               "set OPSCTL_E2E_STATE_PROXY_URL and LITELLM_MASTER_KEY to a throwaway one (its teams, keys and DB models are deleted)",
-    ),
-]
+from tests.support.litellm_db import create_database, drop_database, unique_name
 
 
 def empty(gateway):
@@ -49,12 +36,23 @@ def empty(gateway):
                 http.post("/model/delete", json={"id": row["model_info"]["id"]})
 
 
+@pytest.fixture(scope="module")
+def own_proxy(litellm_template, tmp_path_factory):
+    name = unique_name("opsctl_state")
+    database_url = create_database(name, template=litellm_template)
+    config = tmp_path_factory.mktemp("state-proxy") / "config.yaml"
+    config.write_text("model_list: []\ngeneral_settings:\n  store_model_in_db: true\n")
+    try:
+        with start_db_proxy(config, database_url) as proxy:
+            yield Gateway(proxy.url, proxy.master_key)
+    finally:
+        drop_database(name)
+
+
 @pytest.fixture
-def real():
-    gateway = Gateway(URL, MASTER_KEY)
-    empty(gateway)
-    yield gateway
-    empty(gateway)
+def real(own_proxy):
+    empty(own_proxy)
+    return own_proxy
 
 
 def apply(gateway, path, tmp_path, *args, name="keys.csv"):
@@ -124,3 +122,15 @@ def test_the_fake_lists_models_as_the_real_proxy_does(real, example, tmp_path):
     for name in ("id", "db_model", "mode", "opsctl_managed", "opsctl_env_refs", "opsctl_info_keys"):
         assert fake_row["model_info"][name] == real_row["model_info"][name], name
     assert {"input_cost_per_token", "max_tokens"} <= set(fake_row["model_info"]) & set(real_row["model_info"])
+
+
+def test_a_write_the_proxy_refuses_stops_the_run_and_the_fixed_file_completes_it(real, example, state_file, tmp_path):
+    bad = state_file(EXAMPLE.replace("key_alias: loose", "key_alias: a/../b"), "bad.yaml")
+    first = real.json("apply", str(bad), "--yes", "--keys-output", str(tmp_path / "k1.csv"), expect=2)
+    statuses = {o["name"]: o["status"] for o in first["result"]["objects"]}
+    assert statuses == {"platform": "done", "chat-default-1": "done", "ci-bot": "done", "a/../b": "failed"}
+    (failed,) = [o for o in first["result"]["objects"] if o["status"] == "failed"]
+    assert failed["error"].startswith("the proxy rejected POST /key/generate: Invalid key_alias")
+    second = apply(real, example, tmp_path, name="k2.csv")
+    assert second.exit_code == 0, second.stderr
+    assert second.stderr.endswith("applied: 1 of 1 change(s) done\n")
