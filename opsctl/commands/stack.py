@@ -49,9 +49,13 @@ def _bring_up(settings, compose_args: tuple[str, ...], services: tuple[str, ...]
 @click.option("--upgrade", is_flag=True,
               help="Bring template changes in with a three-way merge, keeping local edits; stop on conflicts (exit 7).")
 @click.option("--dry-run", is_flag=True, help="Show what would be written; write nothing.")
+@click.option("--target", type=click.Choice(["compose", "k8s"]), default="compose", show_default=True,
+              help="compose: the docker compose stack; k8s: a kustomize base (docs/kubernetes.md).")
+@click.option("--replicas", type=click.IntRange(min=1), default=2, show_default=True,
+              help="With --target k8s: proxy replicas (they share state through REDIS_URL).")
 @json_option
 @pass_settings
-def init(settings, directory, force, show_diff, upgrade, dry_run, as_json):
+def init(settings, directory, force, show_diff, upgrade, dry_run, target, replicas, as_json):
     """Write the hardened reference stack into DIRECTORY (default: the stack dir).
 
     docker-compose.yml, litellm/config.yaml (timeouts and retries rendered
@@ -67,6 +71,7 @@ def init(settings, directory, force, show_diff, upgrade, dry_run, as_json):
       opsctl init stack --diff
       opsctl init stack --upgrade --dry-run
       opsctl --policy my-policy.toml init stack --force
+      opsctl init gateway-k8s --target k8s --replicas 3
     """
     from opsctl.errors import ExitCode, OpsctlError
     from opsctl.policy import load_policy
@@ -75,6 +80,9 @@ def init(settings, directory, force, show_diff, upgrade, dry_run, as_json):
 
     if sum((force, show_diff, upgrade)) > 1:
         raise click.UsageError("--force, --diff and --upgrade exclude each other")
+    if target == "k8s":
+        return _init_k8s(Path(directory or settings.stack_dir), load_policy(settings.policy_file), replicas,
+                         force, dry_run, as_json, show_diff or upgrade)
     target = Path(directory or settings.stack_dir)
     policy = load_policy(settings.policy_file)
     if show_diff or upgrade:
@@ -102,6 +110,25 @@ def init(settings, directory, force, show_diff, upgrade, dry_run, as_json):
         say(f"{'would ' + planned.action if dry_run else done[planned.action]}: {target / planned.relative}")
     if not dry_run:
         say(f"next: review {target / '.env'}, then `opsctl --stack-dir {target} up`")
+
+
+def _init_k8s(target: Path, policy, replicas: int, force: bool, dry_run: bool, as_json: bool, compose_only: bool) -> None:
+    from opsctl.k8s.render import plan_k8s
+    from opsctl.stack.render import write_plan
+
+    if compose_only:
+        raise click.UsageError("--diff and --upgrade work with --target compose only")
+    plan = plan_k8s(target, policy, replicas, force=force)
+    if not dry_run:
+        write_plan(target, plan)
+    if as_json:
+        emit_json({"directory": str(target), "dry_run": dry_run,
+                   "files": [{"path": p.relative, "action": p.action} for p in plan]})
+        return
+    for planned in plan:
+        say(f"{'would ' + planned.action if dry_run else planned.action}: {target / planned.relative}")
+    if not dry_run:
+        say(f"next: create the Secrets (see {target / 'base/kustomization.yaml'}), then `kubectl apply -k {target / 'base'}`")
 
 
 def _show_drift(target: Path, found, as_json: bool) -> None:
