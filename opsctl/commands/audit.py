@@ -17,9 +17,11 @@ FORMATS = ("table", "json", "sarif")
 @click.option("--sarif", "sarif_file", type=click.Path(dir_okay=False, writable=True),
               help="Also write the findings as SARIF 2.1.0 to this file.")
 @click.option("--strict", is_flag=True, help="Exit 1 on WARN too, not only on FAIL.")
+@click.option("--manifests", "manifests", metavar="FILE|-",
+              help="Audit rendered Kubernetes manifests (kubectl kustomize, helm template) instead of a stack.")
 @pass_settings
 @click.pass_context
-def audit(ctx, settings, stack_dir, live, as_json, output_format, sarif_file, strict):
+def audit(ctx, settings, stack_dir, live, as_json, output_format, sarif_file, strict, manifests):
     """Check a stack against the runbook's hardening baseline.
 
     Reads DIR's docker-compose.yml, litellm/config.yaml, .env and ~/.007
@@ -35,11 +37,21 @@ def audit(ctx, settings, stack_dir, live, as_json, output_format, sarif_file, st
       opsctl audit stack --live --strict
       opsctl audit stack --format sarif > audit.sarif
       opsctl audit --json | jq '.checks[] | select(.status == "FAIL")'
+      kubectl kustomize gateway-k8s/base | opsctl audit --manifests -
     """
     from opsctl.audit.session import audit_stack, render
 
     if as_json and output_format not in (None, "json"):
         raise click.UsageError(f"--json cannot be combined with --format {output_format}")
+    if manifests is not None:
+        if stack_dir or live:
+            raise click.UsageError("--manifests excludes DIR and --live")
+        from opsctl.k8s.audit import audit_manifests
+        from opsctl.k8s.sarif import render_report
+
+        report = audit_manifests(manifests)
+        render_report(report, "json" if as_json else output_format or "table", sarif_file)
+        ctx.exit(report.exit_code(strict))
     report = audit_stack(settings, stack_dir or settings.stack_dir, live=live)
     render(report, "json" if as_json else output_format or "table", sarif_file)
     ctx.exit(report.exit_code(strict))

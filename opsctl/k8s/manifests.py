@@ -1,0 +1,134 @@
+"""A multi-document Kubernetes manifest stream, loaded once with the line of
+every key (for file:line evidence into the stream).
+
+Bounded: at most MAX_BYTES of input, and no YAML aliases (kubectl, kustomize
+and helm never emit them; refusing them rules out alias-expansion bombs).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from opsctl.errors import ExitCode, OpsctlError
+
+MAX_BYTES = 16 * 1024 * 1024
+STDIN = "<stdin>"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """One object of the stream; `line(*path)` is a line of the whole stream."""
+
+    source: str
+    data: dict
+    lines: dict[tuple, int] = field(repr=False)
+    start: int = 1
+
+    @property
+    def kind(self) -> str:
+        return str(self.data.get("kind") or "")
+
+    @property
+    def name(self) -> str:
+        metadata = self.data.get("metadata")
+        return str(metadata.get("name") or "") if isinstance(metadata, dict) else ""
+
+    def get(self, *path: Any, default: Any = None) -> Any:
+        node: Any = self.data
+        for part in path:
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                node = node[part]
+            else:
+                return default
+        return node
+
+    def line(self, *path: Any) -> int:
+        """The line of the deepest part of `path` that exists (the document's first line otherwise)."""
+        for depth in range(len(path), 0, -1):
+            if path[:depth] in self.lines:
+                return self.lines[path[:depth]]
+        return self.start
+
+    def label(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+
+def _record_lines(node, path: tuple, lines: dict, seen: set, source: str) -> None:
+    import yaml
+
+    if id(node) in seen:
+        raise OpsctlError(f"{source}:{node.start_mark.line + 1}: YAML aliases are not accepted in manifests",
+                          ExitCode.USAGE)
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            child = path + (key_node.value,)
+            lines[child] = key_node.start_mark.line + 1
+            _record_lines(value_node, child, lines, seen, source)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            child = path + (index,)
+            lines[child] = item.start_mark.line + 1
+            _record_lines(item, child, lines, seen, source)
+
+
+def parse_manifests(text: str, source: str) -> list[Manifest]:
+    """Every mapping document of the stream (`kind: List` is flattened); empty documents skipped."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
+    found: list[Manifest] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            lines: dict[tuple, int] = {}
+            _record_lines(node, (), lines, set(), source)
+            data = loader.construct_document(node)
+            if data is None:
+                continue
+            if not isinstance(data, dict):
+                raise OpsctlError(f"{source}:{node.start_mark.line + 1}: not a Kubernetes object (a mapping)",
+                                  ExitCode.USAGE)
+            start = node.start_mark.line + 1
+            if data.get("kind") == "List" and isinstance(data.get("items"), list):
+                for index, item in enumerate(data["items"]):
+                    if isinstance(item, dict):
+                        prefix = ("items", index)
+                        sub = {k[2:]: v for k, v in lines.items() if k[:2] == prefix}
+                        found.append(Manifest(source, item, sub, lines.get(prefix, start)))
+                continue
+            found.append(Manifest(source, data, lines, start))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise OpsctlError(f"{source}:{mark.line + 1 if mark else 1}: not valid YAML: {problem}", ExitCode.USAGE) from None
+    finally:
+        loader.dispose()
+    return found
+
+
+def read_manifests(path: str) -> list[Manifest]:
+    """FILE, or `-` for stdin; bounded, UTF-8, one-line errors."""
+    source = STDIN if path == "-" else path
+    try:
+        if path == "-":
+            raw = sys.stdin.buffer.read(MAX_BYTES + 1)
+        else:
+            with open(Path(path), "rb") as handle:
+                raw = handle.read(MAX_BYTES + 1)
+    except OSError as error:
+        raise OpsctlError(f"cannot read {source}: {error.strerror}", ExitCode.USAGE) from None
+    if len(raw) > MAX_BYTES:
+        raise OpsctlError(f"{source}: larger than {MAX_BYTES // (1024 * 1024)} MiB", ExitCode.USAGE)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise OpsctlError(f"cannot read {source}: not UTF-8 text", ExitCode.USAGE) from None
+    return parse_manifests(text, source)
