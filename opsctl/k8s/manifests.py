@@ -15,6 +15,7 @@ from typing import Any
 from opsctl.errors import ExitCode, OpsctlError
 
 MAX_BYTES = 16 * 1024 * 1024
+MAX_DEPTH = 64  # Kubernetes objects nest far less; bounds the recursion
 STDIN = "<stdin>"
 
 
@@ -61,9 +62,11 @@ class Manifest:
 def _record_lines(node, path: tuple, lines: dict, seen: set, source: str) -> None:
     import yaml
 
-    if id(node) in seen:
-        raise OpsctlError(f"{source}:{node.start_mark.line + 1}: YAML aliases are not accepted in manifests",
-                          ExitCode.USAGE)
+    if id(node) in seen:  # the same node twice: an alias (its line is where it is used)
+        raise OpsctlError(f"{source}:{lines.get(path, node.start_mark.line + 1)}: YAML aliases are not accepted "
+                          "in manifests", ExitCode.USAGE)
+    if len(path) > MAX_DEPTH:
+        raise OpsctlError(f"{source}:{node.start_mark.line + 1}: nested deeper than {MAX_DEPTH} levels", ExitCode.USAGE)
     seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
