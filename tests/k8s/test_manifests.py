@@ -299,3 +299,20 @@ def test_a_chart_shaped_like_the_community_defaults_fails(kube_tools, tmp_path):
     failing = {c for c, f in checks.items() if f["status"] == "FAIL"}
     assert failing == {"k8s-no-plain-secrets", "k8s-security-context", "k8s-proxy-env", "k8s-migrations-job"}
     assert "PROXY_MASTER_KEY set as a plain value" in checks["k8s-no-plain-secrets"]["evidence"][0]["text"]
+
+
+def test_the_config_reaches_redis_through_redis_url_alone(monkeypatch, gateway):
+    """The base's Secret has REDIS_URL and no REDIS_HOST/PORT/PASSWORD: LiteLLM (1.108.7) resolves the
+    config's cache_params as proxy_server.py does (get_secret) and then falls back to REDIS_URL."""
+    from litellm._redis import _get_redis_client_logic
+    from litellm.secret_managers.main import get_secret
+
+    monkeypatch.setenv("REDIS_URL", "rediss://:pw@redis.example:6380/0")
+    for name in ("REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    params = yaml.safe_load((gateway / "base" / "config.yaml").read_text())["litellm_settings"]["cache_params"]
+    assert params["type"] == "redis"
+    resolved = {k: get_secret(v[len("os.environ/"):]) if isinstance(v, str) and v.startswith("os.environ/") else v
+                for k, v in params.items() if k in ("host", "port", "password")}
+    assert resolved == {"host": None, "port": None, "password": None}
+    assert _get_redis_client_logic(**resolved)["url"] == "rediss://:pw@redis.example:6380/0"
