@@ -19,7 +19,9 @@ from opsctl.errors import OpsctlError
 from opsctl.k8s.manifests import Manifest, parse_manifests, read_manifests
 
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod")
-SECRET_NAME = re.compile(r"(KEY|SECRET|PASSWORD|PASSWD|TOKEN|CREDENTIAL|DATABASE_URL|REDIS_URL|_DSN)$|^PG", re.I)
+SECRET_NAME = re.compile(r"(KEY|SECRET|PASSWORD|PASSWD|TOKEN|CREDENTIAL|DATABASE_URL|REDIS_URL|_DSN)$", re.I)
+REFERENCE = r"\$\([A-Za-z_][A-Za-z0-9_]*\)"  # Kubernetes' $(VAR) expansion of another env var
+URL_USERINFO = re.compile(r"^[a-z][a-z0-9+.-]*://([^@/]*)@", re.I)
 CONFIG_KEY = re.compile(r"(^|[/_.-])(config|proxy_config|litellm[-_]config)\.ya?ml$", re.I)
 
 
@@ -121,6 +123,18 @@ class Stream:
         return Evidence(text, self.source, 1)
 
 
+def _is_plain_secret(value: Any) -> bool:
+    """A literal secret: not empty, not only $(VAR) references, and a URL only when its password is literal."""
+    text = str(value).strip()
+    if not text or re.fullmatch(f"({REFERENCE})+", text):
+        return False
+    if "://" in text:
+        userinfo = URL_USERINFO.match(text)
+        password = userinfo.group(1).partition(":")[2] if userinfo else ""
+        return bool(password) and not re.fullmatch(REFERENCE, password)
+    return True
+
+
 def _env(container: Container) -> dict[str, tuple[int, dict]]:
     env = container.spec.get("env")
     return {str(e.get("name")): (i, e) for i, e in enumerate(env if isinstance(env, list) else [])
@@ -176,7 +190,7 @@ def secrets_in_plain_sight(stream: Stream) -> Result:
     findings = []
     for container in stream.containers():
         for name, (index, entry) in _env(container).items():
-            if SECRET_NAME.search(name) and "value" in entry and str(entry["value"]).strip():
+            if SECRET_NAME.search(name) and "value" in entry and _is_plain_secret(entry["value"]):
                 findings.append((Status.FAIL, container.evidence(f"{name} set as a plain value", "env", index, "value")))
     for manifest in stream.of_kind("ConfigMap"):
         data = manifest.get("data")
@@ -188,6 +202,13 @@ def secrets_in_plain_sight(stream: Stream) -> Result:
         key = config.settings("general_settings").get("master_key")
         if isinstance(key, str) and key and not key.startswith("os.environ/"):
             findings.append((Status.FAIL, config.evidence("master_key is a literal", "general_settings", "master_key")))
+        models = config.data.get("model_list")
+        for index, model in enumerate(models if isinstance(models, list) else []):
+            params = model.get("litellm_params") if isinstance(model, dict) else None
+            key = params.get("api_key") if isinstance(params, dict) else None
+            if isinstance(key, str) and key and not key.startswith("os.environ/"):
+                findings.append((Status.FAIL, config.evidence(f"model_list[{index}] api_key is a literal",
+                                                              "model_list", index, "litellm_params", "api_key")))
     for secret in stream.of_kind("Secret"):
         if secret.get("data") or secret.get("stringData"):
             field_name = "stringData" if secret.get("stringData") else "data"

@@ -316,3 +316,28 @@ def test_the_config_reaches_redis_through_redis_url_alone(monkeypatch, gateway):
                 for k, v in params.items() if k in ("host", "port", "password")}
     assert resolved == {"host": None, "port": None, "password": None}
     assert _get_redis_client_logic(**resolved)["url"] == "rediss://:pw@redis.example:6380/0"
+
+
+@pytest.mark.parametrize("value, plain", [
+    ("sk-1234", True),
+    ("$(DATABASE_PASSWORD)", False),
+    ("postgresql://$(DATABASE_USERNAME):$(DATABASE_PASSWORD)@$(DATABASE_HOST)/$(DATABASE_NAME)", False),
+    ("postgresql://litellm:NoTaGrEaTpAsSwOrD@gw-postgresql/litellm", True),
+    ("redis://redis:6379/0", False),
+    ("", False),
+])
+def test_a_url_is_a_secret_only_with_a_literal_password(built, value, plain):
+    def database_url_value(doc):
+        if (c := proxy_container(doc)):
+            c["env"] = [e for e in c["env"] if e["name"] != "DATABASE_URL"] + [{"name": "DATABASE_URL", "value": value}]
+    _, checks = audit(mutate(built, database_url_value))
+    assert checks["k8s-no-plain-secrets"]["status"] == ("FAIL" if plain else "PASS")
+
+
+def test_a_literal_upstream_key_in_the_config_fails(built):
+    text = built.replace("api_key: os.environ/OPENAI_API_KEY", "api_key: eXaMpLeOnLy", 1)
+    _, checks = audit(text)
+    [evidence] = [e for e in checks["k8s-no-plain-secrets"]["evidence"] if "api_key" in e["text"]]
+    assert checks["k8s-no-plain-secrets"]["status"] == "FAIL"
+    assert text.splitlines()[evidence["line"] - 1].strip() == "api_key: eXaMpLeOnLy"
+    assert "eXaMpLeOnLy" not in evidence["text"]
