@@ -341,3 +341,22 @@ def test_a_literal_upstream_key_in_the_config_fails(built):
     assert checks["k8s-no-plain-secrets"]["status"] == "FAIL"
     assert text.splitlines()[evidence["line"] - 1].strip() == "api_key: eXaMpLeOnLy"
     assert "eXaMpLeOnLy" not in evidence["text"]
+
+
+def test_the_in_cluster_data_overlay_builds_and_passes(kube_tools, gateway):
+    text = kube_tools.kubectl("kustomize", str(gateway / "overlays" / "in-cluster-data")).stdout
+    objects = by_kind(text)
+    assert {("StatefulSet", "litellm-postgres"), ("Deployment", "litellm-redis"), ("Service", "litellm-postgres"),
+            ("Service", "litellm-redis"), ("NetworkPolicy", "litellm-data")} <= set(objects)
+    policy = objects["NetworkPolicy", "litellm-data"]["spec"]
+    admitted = policy["ingress"][0]["from"][0]["podSelector"]["matchExpressions"][0]["values"]
+    proxy_labels = objects["Deployment", "litellm"]["spec"]["template"]["metadata"]["labels"]
+    job_labels = objects["Job", "litellm-migrations"]["spec"]["template"]["metadata"]["labels"]
+    assert {proxy_labels["app.kubernetes.io/component"], job_labels["app.kubernetes.io/component"]} == set(admitted)
+    code, checks = audit(text)
+    assert code == 0 and {c["status"] for c in checks.values()} == {"PASS"}
+
+
+def test_manifests_excludes_a_stack_dir(tmp_path):
+    result = CliRunner().invoke(cli, ["audit", str(tmp_path), "--manifests", "-"], input="")
+    assert result.exit_code == 2 and "--manifests excludes DIR and --live" in result.output
