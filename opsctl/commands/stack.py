@@ -81,8 +81,10 @@ def init(settings, directory, force, show_diff, upgrade, dry_run, target, replic
     if sum((force, show_diff, upgrade)) > 1:
         raise click.UsageError("--force, --diff and --upgrade exclude each other")
     if target == "k8s":
-        return _init_k8s(Path(directory or settings.stack_dir), load_policy(settings.policy_file), replicas,
-                         force, dry_run, as_json, show_diff or upgrade)
+        from opsctl.k8s.render import init_k8s
+
+        return init_k8s(Path(directory or settings.stack_dir), load_policy(settings.policy_file), replicas,
+                        force=force, dry_run=dry_run, as_json=as_json, compose_only=show_diff or upgrade)
     target = Path(directory or settings.stack_dir)
     policy = load_policy(settings.policy_file)
     if show_diff or upgrade:
@@ -110,25 +112,6 @@ def init(settings, directory, force, show_diff, upgrade, dry_run, target, replic
         say(f"{'would ' + planned.action if dry_run else done[planned.action]}: {target / planned.relative}")
     if not dry_run:
         say(f"next: review {target / '.env'}, then `opsctl --stack-dir {target} up`")
-
-
-def _init_k8s(target: Path, policy, replicas: int, force: bool, dry_run: bool, as_json: bool, compose_only: bool) -> None:
-    from opsctl.k8s.render import plan_k8s
-    from opsctl.stack.render import write_plan
-
-    if compose_only:
-        raise click.UsageError("--diff and --upgrade work with --target compose only")
-    plan = plan_k8s(target, policy, replicas, force=force)
-    if not dry_run:
-        write_plan(target, plan)
-    if as_json:
-        emit_json({"directory": str(target), "dry_run": dry_run,
-                   "files": [{"path": p.relative, "action": p.action} for p in plan]})
-        return
-    for planned in plan:
-        say(f"{'would ' + planned.action if dry_run else planned.action}: {target / planned.relative}")
-    if not dry_run:
-        say(f"next: create the Secrets (see {target / 'base/kustomization.yaml'}), then `kubectl apply -k {target / 'base'}`")
 
 
 def _show_drift(target: Path, found, as_json: bool) -> None:

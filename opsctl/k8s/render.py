@@ -60,3 +60,25 @@ def plan_k8s(directory: Path, policy: Policy, replicas: int = 2, force: bool = F
     if clashes and not force:
         raise OpsctlError(f"refusing to overwrite {', '.join(clashes)} in {directory} (use --force)", ExitCode.REFUSED)
     return plan
+
+
+def init_k8s(directory: Path, policy: Policy, replicas: int, *, force: bool, dry_run: bool, as_json: bool,
+             compose_only: bool = False) -> None:
+    """The whole of `opsctl init --target k8s`: plan, write (unless dry_run), say what was done."""
+    from opsctl.output import emit_json, status
+    from opsctl.stack.render import write_plan
+
+    if compose_only:
+        raise OpsctlError("--diff and --upgrade work with --target compose only", ExitCode.USAGE)
+    plan = plan_k8s(directory, policy, replicas, force=force)
+    if not dry_run:
+        write_plan(directory, plan)
+    if as_json:
+        emit_json({"directory": str(directory), "dry_run": dry_run,
+                   "files": [{"path": p.relative, "action": p.action} for p in plan]})
+        return
+    for planned in plan:
+        status(f"{'would ' + planned.action if dry_run else planned.action}: {directory / planned.relative}")
+    if not dry_run:
+        status(f"next: create the Secrets (see {directory / 'base/kustomization.yaml'}), "
+               f"then `kubectl apply -k {directory / 'base'}`")

@@ -360,3 +360,12 @@ def test_the_in_cluster_data_overlay_builds_and_passes(kube_tools, gateway):
 def test_manifests_excludes_a_stack_dir(tmp_path):
     result = CliRunner().invoke(cli, ["audit", str(tmp_path), "--manifests", "-"], input="")
     assert result.exit_code == 2 and "--manifests excludes DIR and --live" in result.output
+
+
+def test_init_k8s_json_and_no_diff(tmp_path):
+    result = opsctl("init", str(tmp_path / "gw"), "--target", "k8s", "--json", "--dry-run")
+    report = json.loads(result.stdout)
+    assert report["dry_run"] is True and not (tmp_path / "gw").exists()
+    assert {f["action"] for f in report["files"]} == {"create"}
+    result = CliRunner().invoke(cli, ["init", str(tmp_path / "gw"), "--target", "k8s", "--diff"])
+    assert result.exit_code == 2 and "work with --target compose only" in result.output
