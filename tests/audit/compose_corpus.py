@@ -173,4 +173,26 @@ CASES = [
     Case("distinct-memory-limits", {
         "docker-compose.yml": "services:\n  s:\n    image: x\n    mem_limit: 1g\n    deploy: {resources: {limits: {memory: 2g}}}\n",
     }, refused=True),
+    Case("reset-a-whole-service-and-anchors-in-ports", {
+        "docker-compose.yml": ("x-ports: &ports ['127.0.0.1:4000:4000']\nservices:\n  a:\n    image: busybox\n    ports: *ports\n"
+                               "  b:\n    image: busybox\n    ports: *ports\n"),
+        "docker-compose.override.yml": "services:\n  b: !reset {}\n  a:\n    ports: ['127.0.0.1:4009:4009']\n",
+    }),
+    Case("dollar-escapes-reach-the-container-once", {
+        ".env": "PASS='pa$$word'\nPLAIN=p$$q\n",
+        "docker-compose.yml": ("services:\n  s:\n    image: busybox\n    command: [sh, -c, 'echo $$HOME']\n"
+                               "    environment: {A: '${PASS}', B: '$${NOT_A_VAR}', C: '${PLAIN}'}\n"),
+    }),
+    Case("env-file-in-an-override-and-an-include", {
+        "inc/compose.yaml": "services:\n  i:\n    image: busybox\n    env_file: inc.env\n",
+        "inc/inc.env": "FROM_INC_FILE=1\n",
+        "secrets.env": "LITELLM_MASTER_KEY=sk-from-env-file\n",
+        "docker-compose.yml": "include: [inc/compose.yaml]\nservices:\n  s:\n    image: busybox\n",
+        "docker-compose.override.yml": "services:\n  s:\n    env_file: [secrets.env]\n",
+    }),
+    Case("extends-keeps-the-base-list-and-adds", {
+        "docker-compose.yml": ("services:\n  base:\n    image: busybox\n    security_opt: ['no-new-privileges:true']\n"
+                               "    ports: ['127.0.0.1:1:1']\n    cap_add: [CHOWN]\n"
+                               "  s:\n    extends: base\n    security_opt: ['label:disable']\n    ports: ['2:2']\n    cap_add: [CHOWN, SETUID]\n"),
+    }),
 ]

@@ -261,13 +261,13 @@ def _add_fallback(group, targets):
     return lambda stack, home: edit_config(stack, lambda c: c["router_settings"]["fallbacks"].append({group: targets}))
 
 
-def _self_fallback(stack, home):
+def _fallback_only(group, targets):
     def change(config):
         for entry in config["router_settings"]["fallbacks"]:
-            if "gemma3-1b-local" in entry:
-                entry["gemma3-1b-local"] = ["llama3.2-1b-local", "gemma3-1b-local"]
+            if group in entry:
+                entry[group] = targets
 
-    edit_config(stack, change)
+    return lambda stack, home: edit_config(stack, change)
 
 
 def _proxy_command(*extra):
@@ -387,7 +387,9 @@ MUTATIONS = [
     Mutation("debug-variable", "no-debug-logging", _env("DETAILED_DEBUG", "yes")),
     # --- routing
     Mutation("fallback-cycle", "fallback-cycles", _add_fallback("llama3.2-1b-local", ["llamacpp-local"])),
-    Mutation("self-fallback", "fallback-cycles", _self_fallback),
+    Mutation("self-fallback", "fallback-cycles", _fallback_only("gemma3-1b-local", ["llama3.2-1b-local", "gemma3-1b-local"])),
+    Mutation("chat-default-falls-back-to-itself", "fallback-cycles", _fallback_only("chat-default", ["chat-default"]),
+             fix="remove chat-default from the targets of chat-default at litellm/config.yaml:"),
     # --- tooling
     Mutation("callbacks-not-mounted", "callbacks", _callbacks_not_mounted),
     # --- container hardening
