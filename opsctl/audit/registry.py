@@ -11,8 +11,11 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Callable
 
-# The runbook's sections, in the order the report shows them.
+# The runbook's sections, in the order the report shows them, between two of the audit's own: the files
+# themselves (present, accepted by Compose and LiteLLM) and container hardening (no runbook line; each such
+# check's `runbook` text gives its hardening reason instead).
 SECTIONS = (
+    "Stack files",
     "Boundaries",
     "Logging/Privacy",
     "DB / Config",
@@ -20,6 +23,7 @@ SECTIONS = (
     "Tooling",
     "Defaults for rate/budget",
     "Per-model timeouts/retries",
+    "Container hardening",
 )
 
 
@@ -27,7 +31,7 @@ class Status(str, Enum):
     PASS = "PASS"
     WARN = "WARN"
     FAIL = "FAIL"
-    SKIP = "SKIP"  # the check needs --live or a database that was not given
+    SKIP = "SKIP"  # the check needs --live or a database that was not given, or a file stack-files reports missing
 
 
 class Needs(str, Enum):

@@ -24,12 +24,16 @@ FORMATS = ("table", "json", "sarif")
 def audit(ctx, settings, stack_dir, live, as_json, output_format, sarif_file, strict, manifests):
     """Check a stack against the runbook's hardening baseline.
 
-    Reads DIR's docker-compose.yml, litellm/config.yaml, .env and ~/.007
-    (DIR defaults to --stack-dir). Every check says PASS, WARN or FAIL,
-    with the file:line (or endpoint and status) it saw and a one-line fix.
-    Exit status: 0 when nothing FAILs (--strict: nothing WARNs either), 1
-    otherwise, 2 for an unreadable stack, 3 when --live cannot reach the
-    proxy or the DB, 5 when DATABASE_URL has no LiteLLM tables.
+    Checks the configuration that will actually run (DIR defaults to
+    --stack-dir): every compose file Compose reads there (COMPOSE_FILE,
+    overrides, extends, include; `docker compose config` when installed),
+    the config the proxy service mounts with its includes, .env and ~/.007.
+    Every check says PASS, WARN, FAIL or SKIP, with the file:line (or
+    endpoint and status) it saw and a one-line fix. Exit status: 0 when
+    nothing FAILs (--strict: nothing WARNs either), 1 otherwise, 2 for an
+    unreadable stack file (not YAML, not a mapping, too big, a FIFO...), 3
+    when --live cannot reach the proxy or the DB, 5 when DATABASE_URL has
+    no LiteLLM tables.
 
     \b
     Examples:

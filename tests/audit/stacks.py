@@ -1,7 +1,9 @@
 """A reference stack written by `opsctl init`, and small edits that break one promise each.
 
 Edits go through the parsed YAML (or .env), never through text the
-template happens to contain, so the corpus follows the template.
+template happens to contain, so the corpus follows the template. Where an
+edit needs YAML that PyYAML cannot write (a key twice, a bare `yes`), the file
+is first re-written from its parsed data and the edit is made in that text.
 """
 
 from __future__ import annotations
@@ -43,6 +45,18 @@ def _edit(path: Path, change) -> None:
     data = yaml.safe_load(path.read_text())
     change(data)
     path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def edit_compose_text(stack: Path, change) -> None:
+    """Re-write docker-compose.yml from its data, then edit that text (ours, not the template's)."""
+    edit_compose(stack, lambda compose: None)
+    path = stack / "docker-compose.yml"
+    path.write_text(change(path.read_text()))
+
+
+def write_file(stack: Path, rel: str, text: str) -> None:
+    (stack / rel).parent.mkdir(parents=True, exist_ok=True)
+    (stack / rel).write_text(text)
 
 
 def edit_config(stack: Path, change) -> None:

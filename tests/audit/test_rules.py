@@ -1,6 +1,10 @@
 """The parts of the checks that read files the way compose and LiteLLM do."""
 
 import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -9,7 +13,7 @@ from opsctl.audit.checks.boundaries import no_inline_secrets, ports_loopback
 from opsctl.audit.registry import Status
 from opsctl.audit.stackfiles import load_stack
 from opsctl.policy import load_policy
-from tests.audit.stacks import init_stack, run_audit, statuses
+from tests.audit.stacks import failing, init_stack, run_audit, statuses
 
 
 def _compose_only(tmp_path, compose: str, dotenv: str = ""):
@@ -162,8 +166,12 @@ def _paths(node, path=()):
             yield from _paths(value, path + (index,))
 
 
-def test_no_value_of_the_wrong_type_anywhere_crashes_a_check(tmp_path):
-    """Every node of the reference files (3 levels deep) replaced by null, a number, a list, in turn."""
+@pytest.mark.parametrize("use_compose", [False, True], ids=["builtin", "compose"])
+def test_no_value_of_the_wrong_type_anywhere_crashes_a_check(tmp_path, use_compose):
+    """Every node of the reference files (3 levels deep) replaced by null, a number, a list, in turn.
+
+    Our resolver on every node; the real compose (whose answer the checks then read) on a fifth of them.
+    """
     import yaml
 
     from opsctl.audit.runner import run_checks
@@ -173,7 +181,8 @@ def test_no_value_of_the_wrong_type_anywhere_crashes_a_check(tmp_path):
     for rel in ("docker-compose.yml", "litellm/config.yaml"):
         original = (stack / rel).read_text()
         data = yaml.load(original, Loader=yaml.CSafeLoader)
-        for path in [p for p in _paths(data) if len(p) <= 3]:
+        paths = [p for p in _paths(data) if len(p) <= 3]
+        for path in paths[::5] if use_compose else paths:  # the compose run is the slower one: a sample of it
             for odd in (None, 42, [{"x": [1]}]):
                 node = changed = yaml.load(original, Loader=yaml.CSafeLoader)
                 for part in path[:-1]:
@@ -194,3 +203,63 @@ def test_a_dotenv_that_is_not_text_is_a_usage_error(tmp_path):
     result, _ = run_audit("audit", str(stack))
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines()[-1] == "Error: cannot read .env: not UTF-8 text"
+
+
+def _shell(command: str, tmp_path) -> subprocess.CompletedProcess:
+    """Run a fix as an operator pastes it, with `opsctl` on PATH meaning this checkout."""
+    shim = tmp_path / "bin"
+    shim.mkdir(exist_ok=True)
+    (shim / "opsctl").write_text(f'#!/bin/sh\nPYTHONPATH={Path(__file__).resolve().parents[2]} exec {sys.executable} -m opsctl "$@"\n')
+    (shim / "opsctl").chmod(0o755)
+    env = {**os.environ, "PATH": f"{shim}:{os.environ['PATH']}", "HOME": str(tmp_path / "home")}
+    return subprocess.run(["bash", "-c", command], env=env, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("name", ["master-key-from-weak-variable", "one-character-master-key", "well-known-master-key-in-dotenv",
+                                  "salt-key-short", "empty-master-key"])
+def test_a_key_fix_works_when_pasted(tmp_path, isolated_env, name):
+    """The commands before `opsctl up` (which needs an engine) put a strong key where the proxy reads it."""
+    from tests.audit.mutations import MUTATIONS
+
+    mutation = next(m for m in MUTATIONS if m.name == name)
+    stack = init_stack(tmp_path / "stack")
+    mutation.apply(stack, isolated_env)
+    _, data = run_audit("audit", str(stack), "--json")
+    fix = next(c for c in data["checks"] if c["check"] == mutation.check)["fix"]
+    commands = fix.split("then run: ")[-1].split(" && opsctl --stack-dir")[0]
+    if "then run: " in fix:  # first the edit of the compose line the fix names
+        edit = re.match(r"set (\w+): (.+?) at docker-compose.yml:(\d+)", fix)
+        lines = (stack / "docker-compose.yml").read_text().splitlines()
+        indent = lines[int(edit[3]) - 1][: len(lines[int(edit[3]) - 1]) - len(lines[int(edit[3]) - 1].lstrip())]
+        lines[int(edit[3]) - 1] = f"{indent}{edit[1]}: {edit[2]}"
+        (stack / "docker-compose.yml").write_text("\n".join(lines) + "\n")
+    assert _shell(commands, tmp_path).returncode == 0
+    result, data = run_audit("audit", str(stack), "--json")
+    assert failing(data) == set() and result.exit_code == 0, fix
+
+
+def test_a_missing_config_is_one_fail_naming_it_and_its_fix_restores_it(tmp_path, isolated_env):
+    stack = init_stack(tmp_path / "stack")
+    (stack / "litellm" / "config.yaml").unlink()
+    result, data = run_audit("audit", str(stack), "--json")
+    assert failing(data) == {"stack-files"} and result.exit_code == 1
+    check = next(c for c in data["checks"] if c["check"] == "stack-files")
+    assert [e["text"] for e in check["evidence"]] == ["litellm/config.yaml not found (mounted at /app/config.yaml in service litellm)"]
+    skipped = {c["check"] for c in data["checks"] if c["status"] == "SKIP"}
+    assert {"ui-admin-only", "fallbacks", "callbacks", "cache-ttl", "config-model-timeouts"} <= skipped
+    assert _shell(check["fix"], tmp_path).returncode == 0
+    result, data = run_audit("audit", str(stack), "--json")
+    assert failing(data) == set() and result.exit_code == 0
+
+
+def test_a_config_compose_turned_into_a_directory_is_one_fail(tmp_path, isolated_env):
+    """Compose creates a directory where a bind-mounted file is missing; the proxy then runs without its config."""
+    stack = init_stack(tmp_path / "stack")
+    (stack / "litellm" / "config.yaml").unlink()
+    (stack / "litellm" / "config.yaml").mkdir()
+    result, data = run_audit("audit", str(stack), "--json")
+    assert failing(data) == {"stack-files"} and result.exit_code == 1
+    check = next(c for c in data["checks"] if c["check"] == "stack-files")
+    assert len(check["evidence"]) == 1 and "is a directory" in check["evidence"][0]["text"]
+    assert _shell(check["fix"], tmp_path).returncode == 0
+    assert failing(run_audit("audit", str(stack), "--json")[1]) == set()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from opsctl.audit.checks.common import env_evidence, expect_setting, no_file
+from opsctl.audit.checks.common import each_proxy, expect_setting, needs_compose, needs_config, var_evidence
 from opsctl.audit.registry import Evidence, Result, Status, check, failed, passed, worst
+from opsctl.audit.services import Service
 from opsctl.audit.stackfiles import StackFiles, as_list
 
 SECTION = "Routing & Availability"
@@ -36,6 +37,11 @@ allowed_fails = _router_setting("allowed_fails", 3, default=3)
 cooldown_time = _router_setting("cooldown_time", 30, default=5)
 
 
+def _router_rel(files: StackFiles) -> str:
+    """The file router_settings comes from (an include replaces the whole section)."""
+    return files.config.where("router_settings")[0]
+
+
 def _fallback_map(files: StackFiles, key: str) -> dict[str, tuple[list, int]]:
     """router_settings.<key> as {group: (targets, line)}; LiteLLM's shape is a list of one-key maps."""
     entries = files.settings("router_settings").get(key) or []
@@ -54,10 +60,10 @@ def _dangling(files: StackFiles, key: str, fallbacks: dict, groups: set[str]) ->
     for group, (targets, line) in fallbacks.items():
         for target in (t for t in targets if t not in groups):
             findings.append((Status.FAIL, Evidence(f"{key}: {group} -> {target}, but no model group {target} exists",
-                                                   files.config.rel, line)))
+                                                   _router_rel(files), line)))
             runbook_target = CORE_FALLBACKS.get(group) if key == "fallbacks" else None
             instead = runbook_target if runbook_target in groups else "an existing model group"
-            fixes.append(f"replace {target} with {instead} at {files.config.rel}:{line}")
+            fixes.append(f"replace {target} with {instead} at {_router_rel(files)}:{line}")
     return findings, fixes
 
 
@@ -69,8 +75,9 @@ def _core_groups(groups: set[str]) -> list[str]:
 @check("fallbacks", section=SECTION, runbook=FALLBACKS_LINE,
        fix="add router_settings.fallbacks: - {GROUP: [EXISTING_GROUP]} for each core group")
 def fallbacks(files: StackFiles) -> Result:
-    if files.config is None:
-        return no_file("litellm/config.yaml")
+    missing = needs_config(files)
+    if missing:
+        return missing
     groups = files.model_groups()
     fallbacks = _fallback_map(files, "fallbacks")
     rel, section_line = files.config.where("router_settings", "fallbacks")
@@ -97,14 +104,15 @@ def fallbacks(files: StackFiles) -> Result:
 @check("context-window-fallbacks", section=SECTION, runbook="Context-window fallbacks for large models.",
        fix="add router_settings.context_window_fallbacks: - {LARGE_GROUP: [GROUP_WITH_A_LARGER_WINDOW]}")
 def context_window_fallbacks(files: StackFiles) -> Result:
-    if files.config is None:
-        return no_file("litellm/config.yaml")
+    missing = needs_config(files)
+    if missing:
+        return missing
     fallbacks = _fallback_map(files, "context_window_fallbacks")
     if not fallbacks:
         where = files.config.where("router_settings", "context_window_fallbacks")
         return failed(Evidence("router_settings.context_window_fallbacks is empty or not set", *where))
     findings, fixes = _dangling(files, "context_window_fallbacks", fallbacks, files.model_groups())
-    findings += [(Status.PASS, Evidence(f"{group} -> {', '.join(map(str, targets))}", files.config.rel, line))
+    findings += [(Status.PASS, Evidence(f"{group} -> {', '.join(map(str, targets))}", _router_rel(files), line))
                  for group, (targets, line) in fallbacks.items()]
     return worst(findings, fix="; ".join(fixes) or None)
 
@@ -112,31 +120,79 @@ def context_window_fallbacks(files: StackFiles) -> Result:
 @check("rerank-local", section=SECTION, runbook="Rerank served locally on 127.0.0.1:8079 (if enabled).",
        fix='publish the rerank service as "127.0.0.1:8079:8079"')
 def rerank_local(files: StackFiles) -> Result:
-    if files.compose is None:
-        return no_file("docker-compose.yml")
-    rerank = files.service("rerank")
+    missing = needs_compose(files)
+    if missing:
+        return missing
+    rerank = files.compose.service("rerank")
     if rerank is None:
         return passed(Evidence("no rerank service in the compose file", files.compose.rel))
-    where = files.compose.where("services", rerank.name, "ports")
-    served = [p for p in rerank.ports(files.compose_env()) if p.published == RERANK_PORT]
+    served = [p for p in rerank.ports if p.published == RERANK_PORT]
     if served:
-        return passed(Evidence(f"{rerank.name} publishes {served[0].text}", *files.compose.where("services", rerank.name, "ports", served[0].index)))
-    return failed(Evidence(f"{rerank.name} does not publish host port {RERANK_PORT}", *where))
+        return passed(Evidence(f"{rerank.name} publishes {served[0].text}", served[0].rel, served[0].line))
+    return failed(Evidence(f"{rerank.name} does not publish host port {RERANK_PORT}", *rerank.where("ports")))
 
 
 @check("health-app", section=SECTION, runbook="Health app on 127.0.0.1:4001 when `SEPARATE_HEALTH_APP=1`.",
        fix='publish the health port on the litellm service as "127.0.0.1:4001:${SEPARATE_HEALTH_PORT:-4001}"')
 def health_app(files: StackFiles) -> Result:
-    value, evidence = env_evidence(files, "SEPARATE_HEALTH_APP")
-    if (value or "").strip() != "1":
-        return passed(Evidence("SEPARATE_HEALTH_APP is not 1: no separate health app", evidence.path, evidence.line))
-    port = files.proxy_env.get("SEPARATE_HEALTH_PORT")
-    target = port.value.strip() if port and port.value.strip() else HEALTH_PORT
-    proxy = files.proxy
-    served = [p for p in proxy.ports(files.compose_env()) if p.target == target and p.published == HEALTH_PORT]
-    if served:
-        where = files.compose.where("services", proxy.name, "ports", served[0].index)
-        return passed(Evidence(f"health app ({target} in the container) published as {served[0].text}", *where))
-    rel, line = files.compose.where("services", proxy.name, "ports")
-    return failed(Evidence(f"SEPARATE_HEALTH_APP=1, but container port {target} is not published on host port {HEALTH_PORT}", rel, line),
-                  fix=f'publish "127.0.0.1:{HEALTH_PORT}:{target}" in the ports of service {proxy.name} ({rel}:{line})')
+    def judge(proxy: Service):
+        var = proxy.env.get("SEPARATE_HEALTH_APP")
+        if var is None or var.value != "1":  # docker/prod_entrypoint.sh: [ "$SEPARATE_HEALTH_APP" = "1" ]
+            evidence = var_evidence(proxy, "SEPARATE_HEALTH_APP", var.value if var else None)
+            return [(Status.PASS, Evidence(f"{evidence.text}: no separate health app", evidence.path, evidence.line))], []
+        port = proxy.env.get("SEPARATE_HEALTH_PORT")
+        target = port.value.strip() if port and port.value.strip() else HEALTH_PORT
+        served = [p for p in proxy.ports if p.target == target and p.published == HEALTH_PORT]
+        if served:
+            return [(Status.PASS, Evidence(f"health app of {proxy.name} ({target} in the container) published as {served[0].text}",
+                                           served[0].rel, served[0].line))], []
+        rel, line = proxy.where("ports")
+        return ([(Status.FAIL, Evidence(f"SEPARATE_HEALTH_APP=1 on {proxy.name}, but container port {target} is not published on "
+                                        f"host port {HEALTH_PORT}", rel, line))],
+                [f'publish "127.0.0.1:{HEALTH_PORT}:{target}" in the ports of service {proxy.name} ({rel}:{line})'])
+
+    return each_proxy(files, judge)
+
+
+def _cycles(graph: dict[str, list[str]]) -> list[list[str]]:
+    """Every elementary cycle of the fallback graph once (Johnson's idea, small graphs: a DFS from each node)."""
+    found, seen = [], set()
+    for start in sorted(graph):
+        stack = [(start, [start])]
+        while stack:
+            node, path = stack.pop()
+            for target in graph.get(node, []):
+                if target == start:
+                    cycle = path
+                    key = frozenset(zip(cycle, cycle[1:] + cycle[:1]))
+                    if key not in seen:
+                        seen.add(key)
+                        found.append(cycle)
+                elif target not in path and target > start:  # each cycle is found from its smallest member
+                    stack.append((target, path + [target]))
+    return found
+
+
+@check("fallback-cycles", section=SECTION,
+       runbook=("(hardening) A fallback chain must lead to a different model: LiteLLM 1.108.7 skips a target it has "
+                "already tried (litellm/router_utils/fallback_event_handlers.py), so a cycle or a self-fallback is a "
+                "dead end where the runbook promises an escape."),
+       fix="break the cycle: point the last group of the chain at a model outside it (every chain should end at a local model)")
+def fallback_cycles(files: StackFiles) -> Result:
+    missing = needs_config(files)
+    if missing:
+        return missing
+    findings, fixes = [], []
+    for key in ("fallbacks", "context_window_fallbacks"):
+        mapping = _fallback_map(files, key)
+        graph = {group: targets for group, (targets, _) in mapping.items()}
+        for cycle in _cycles(graph):
+            line = mapping[cycle[-1]][1]
+            chain = " -> ".join(cycle + [cycle[0]])
+            what = "falls back to itself" if len(cycle) == 1 else f"is a cycle: {chain}"
+            findings.append((Status.FAIL, Evidence(f"{key}: {cycle[0]} {what}", _router_rel(files), line)))
+            fixes.append(f"remove {cycle[0]} from the targets of {cycle[-1]} at {_router_rel(files)}:{line}")
+    if not findings:
+        rel, line = files.config.where("router_settings", "fallbacks")
+        return passed(Evidence("no fallback chain leads back to where it started", rel, line))
+    return worst(findings, fix="; ".join(fixes))

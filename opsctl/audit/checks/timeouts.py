@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from opsctl.audit.checks.common import no_file
+from opsctl.audit.checks.common import needs_config
 from opsctl.audit.registry import Evidence, Needs, Result, Status, check, worst
 from opsctl.audit.stackfiles import StackFiles
 from opsctl.policy import Policy
@@ -25,8 +25,9 @@ TABLE = "LiteLLM_ProxyModelTable"
 def config_model_timeouts(files: StackFiles) -> Result:
     from opsctl.db.overrides import Deployment, make_plan
 
-    if files.config is None:
-        return no_file("litellm/config.yaml")
+    missing = needs_config(files)
+    if missing:
+        return missing
     deployments = [Deployment(str(index), name, params.get("timeout"), params.get("num_retries"), None, "")
                    for index, name, params in files.models()]
     plan = make_plan(deployments, files.policy)
@@ -56,7 +57,7 @@ class DatabaseTarget:
 
 
 @check("model-timeouts", section=SECTION, needs=Needs.DB, runbook=TIERS_LINE,
-       fix="opsctl db apply-overrides --dry-run, then opsctl db apply-overrides")
+       fix="opsctl db apply-overrides --dry-run && opsctl db apply-overrides --yes")
 def model_timeouts(target: DatabaseTarget) -> Result:
     from opsctl.db.overrides import load_plan
 

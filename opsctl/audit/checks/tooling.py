@@ -5,9 +5,11 @@ from __future__ import annotations
 import ast
 import shlex
 
-from opsctl.audit.checks.common import no_file
+from opsctl.audit.checks.common import needs_compose, needs_config
 from opsctl.audit.registry import Evidence, Result, Status, check, passed, worst
 from opsctl.audit.stackfiles import CALLBACKS_FILE, StackFiles, as_list
+from opsctl.audit.yamldoc import read_stack_text
+from opsctl.errors import OpsctlError
 
 SECTION = "Tooling"
 CALLBACK_MODULE = "custom_callbacks"
@@ -23,11 +25,16 @@ VLLM_FLAGS = {
 }
 
 
-def _module_names(path) -> set[str] | None:
-    """Names assigned at module level in custom_callbacks.py (read, never imported)."""
+def _module_names(path, rel: str) -> set[str] | None:
+    """Names assigned at module level in custom_callbacks.py (read safely, parsed, never imported)."""
+    if path is None:
+        return None
     try:
-        tree = ast.parse(path.read_text(), str(path))
-    except (OSError, SyntaxError, ValueError):  # missing, unreadable, not Python, not text
+        text = read_stack_text(path, rel)
+        tree = ast.parse(text, str(path)) if text is not None else None
+    except (OpsctlError, SyntaxError, ValueError, RecursionError, MemoryError):  # unreadable, not Python
+        return None
+    if tree is None:
         return None
     names = set()
     for node in tree.body:
@@ -41,23 +48,24 @@ def _module_names(path) -> set[str] | None:
                 "`StreamGuard` (configurable, empty list), `dynamic_rate_limiter_v3` enabled."),
        fix=f"list {', '.join(CALLBACKS)} in litellm_settings.callbacks, with the instances defined in {CALLBACKS_FILE}")
 def callbacks(files: StackFiles) -> Result:
-    if files.config is None:
-        return no_file("litellm/config.yaml")
+    missing = needs_config(files)
+    if missing:
+        return missing
     configured = as_list(files.settings("litellm_settings").get("callbacks"))
     where = files.config.where("litellm_settings", "callbacks")
     findings = [(Status.FAIL, Evidence(f"litellm_settings.callbacks lacks {name}", *where))
                 for name in CALLBACKS if name not in configured]
-    defined = _module_names(files.callbacks_path)
+    defined = _module_names(files.callbacks_path, files.callbacks_rel)
+    shown = files.callbacks_rel if files.callbacks_path else f"{files.callbacks_rel} (not mounted from the stack)"
     for index, name in enumerate(configured):
         module, _, instance = str(name).partition(".")
         if module != CALLBACK_MODULE:
             continue
-        line = files.config.line("litellm_settings", "callbacks", index)
+        rel, line = files.config.where("litellm_settings", "callbacks", index)
         if defined is None:
-            findings.append((Status.FAIL, Evidence(f"{name} is configured but {CALLBACKS_FILE} is missing or not valid Python",
-                                                   files.config.rel, line)))
+            findings.append((Status.FAIL, Evidence(f"{name} is configured but {shown} is missing or not valid Python", rel, line)))
         elif instance not in defined:
-            findings.append((Status.FAIL, Evidence(f"{CALLBACKS_FILE} defines no module-level {instance}", files.config.rel, line)))
+            findings.append((Status.FAIL, Evidence(f"{shown} defines no module-level {instance}", rel, line)))
     if findings:
         return worst(findings)
     return passed(Evidence(f"callbacks: {', '.join(map(str, configured))}", *where))
@@ -92,13 +100,14 @@ def _same_value(value: str | None, wanted: str) -> bool:
        runbook="vLLM: tool_call_parser=hermes, auto tool choice on; max_model_len=4096; max_num_seqs=32; gpu util=0.2.",
        fix="run vLLM with " + " ".join(f"{k} {v}" if v else k for k, v in VLLM_FLAGS.items()))
 def vllm_flags(files: StackFiles) -> Result:
-    if files.compose is None:
-        return no_file("docker-compose.yml")
-    vllm = files.service("vllm")
+    missing = needs_compose(files)
+    if missing:
+        return missing
+    vllm = files.compose.service("vllm")
     if vllm is None:
         return passed(Evidence("no vLLM service in the compose file", files.compose.rel))
-    where = files.compose.where("services", vllm.name, "command")
-    flags = _flags(vllm.spec.get("command") or [])
+    where = vllm.where("command")
+    flags = _flags(vllm.argv)
     findings = []
     for flag, wanted in VLLM_FLAGS.items():
         if flag not in flags:
