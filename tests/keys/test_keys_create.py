@@ -4,6 +4,10 @@
 
 import hashlib
 
+import httpx
+
+from tests.support.db_proxy import FAKE_CHAT_MODEL
+
 KEY_ROWS = 'SELECT token, key_alias, team_id, rpm_limit, tpm_limit, models, metadata FROM "LiteLLM_VerificationToken" WHERE key_alias = %s'
 
 
@@ -152,3 +156,13 @@ def test_bad_durations_and_budgets_are_refused_before_any_request(fake_target):
         result = fake_target.run(*args)
         assert (result.exit_code, result.stderr.splitlines()[-1]) == (2, f"Error: Invalid value: {message}"), args
     assert fake_target.fake.requests == []
+
+
+def test_rpm_limit_is_enforced_by_the_proxy(target):
+    key = target.run("keys", "create", "--alias", f"{target.prefix}-rpm2", "--rpm", "2").stdout.strip()
+    request = {"model": FAKE_CHAT_MODEL, "messages": [{"role": "user", "content": "hello"}]}
+    before = len(target.proxy.upstream.requests_for(FAKE_CHAT_MODEL))
+    answers = [httpx.post(target.url + "/v1/chat/completions", headers={"Authorization": f"Bearer {key}"},
+                          json=request, timeout=30) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429], [a.text for a in answers]
+    assert len(target.proxy.upstream.requests_for(FAKE_CHAT_MODEL)) - before == 2  # the third never left the proxy
