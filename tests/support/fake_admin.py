@@ -343,12 +343,9 @@ class FakeAdmin:
         size = query_int(query, "size", 10, 1, 100)
         if not self.db_connected:
             raise proxy_exception(500, "Database not connected")
-        rows = [
-            row
-            for row in self.keys.values()
-            if all(query.get(name, [None])[0] in (None, row.get(field)) for name, field in
-                   (("team_id", "team_id"), ("key_alias", "key_alias"), ("key_hash", "token")))
-        ]
+        wanted = [(field, query[name][0]) for name, field in
+                  (("team_id", "team_id"), ("key_alias", "key_alias"), ("key_hash", "token")) if query.get(name)]
+        rows = [row for row in self.keys.values() if all(row.get(field) == value for field, value in wanted)]
         rows.sort(key=lambda row: (row["created_at"], row["token"]), reverse=True)
         chunk = rows[(page - 1) * size : page * size]
         full = query.get("return_full_object", ["false"])[0].lower() == "true"
