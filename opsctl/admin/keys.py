@@ -238,6 +238,8 @@ def get_key(proxy: ProxyClient, token: str) -> dict | None:
             return None
         raise
     info = answer.get("info") or {}
+    if info.get("status") == "deleted":  # LiteLLM answers revoked keys from its archive
+        return None
     return {"token": token, **{name: info.get(name) for name in LIST_FIELDS if name != "token"}, "status": info.get("status")}
 
 

@@ -139,11 +139,9 @@ def keys_list(settings, team, alias, as_json):
       opsctl keys list --team platform
       opsctl keys list --json | jq -r '.[].key_alias'
     """
-    from opsctl.admin.keys import list_keys
-    from opsctl.admin.client import ProxyClient
+    from opsctl.admin.key_pages import list_keys_paged
 
-    with ProxyClient(settings) as proxy:
-        rows = list_keys(proxy, team=team, alias=alias)
+    rows = list_keys_paged(settings, team=team, alias=alias)
     if as_json:
         emit_json(rows)
         return

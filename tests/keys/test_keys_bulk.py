@@ -54,6 +54,24 @@ def test_partial_failure_then_rerun_completes_without_duplicates(fake_target, tm
     assert body["rpm_limit"] == 60 and body["tpm_limit"] == 60000 and body["models"] == ["chat-default", "embeddings-default"]
 
 
+def test_rerun_of_a_longer_file_resumes_on_the_real_proxy(target, tmp_path):
+    """A run cut short (here: its first half), then the whole file: nothing minted twice."""
+    aliases = [f"{target.prefix}-bulk-{n}" for n in range(6)]
+    out = tmp_path / "minted.csv"
+    first = target.run("keys", "create", "--from", str(write_csv(tmp_path / "half.csv", aliases[:3])), "--output", str(out))
+    assert first.exit_code == 0, first.stderr
+    second = target.run("keys", "create", "--from", str(write_csv(tmp_path / "all.csv", aliases)), "--output", str(out), "--json")
+    assert second.exit_code == 0, second.stderr
+    assert [(r["alias"], r["status"]) for r in json.loads(second.stdout)] == [
+        (a, "exists" if n < 3 else "created") for n, a in enumerate(aliases)]
+    rows = target.rows('SELECT key_alias, token, rpm_limit, tpm_limit, models FROM "LiteLLM_VerificationToken"'
+                       ' WHERE key_alias = ANY(%s) ORDER BY key_alias', aliases)
+    with out.open() as handle:
+        minted = {m["alias"]: m["token_id"] for m in csv.DictReader(handle)}
+    assert [(a, t) for a, t, *_ in rows] == sorted(minted.items())  # one row per alias, its key in --output
+    assert {tuple(r[2:4]) + (tuple(r[4]),) for r in rows} == {(60, 60000, ("chat-default", "embeddings-default"))}
+
+
 def test_yaml_rows_with_team_checked_once_before_minting(fake_target, tmp_path):
     fake = fake_target.fake
     rows = tmp_path / "keys.yaml"

@@ -1,6 +1,14 @@
-"""`opsctl keys create` for one key: policy defaults, idempotency, rotation, teams."""
+"""`opsctl keys create` for one key: policy defaults, idempotency, rotation, teams.
+
+`target` tests run on the real DB-backed proxy and check its rows too."""
 
 import hashlib
+
+import httpx
+
+from tests.support.db_proxy import FAKE_CHAT_MODEL
+
+KEY_ROWS = 'SELECT token, key_alias, team_id, rpm_limit, tpm_limit, models, metadata FROM "LiteLLM_VerificationToken" WHERE key_alias = %s'
 
 
 def test_create_applies_policy_defaults_and_prints_the_key_once(target):
@@ -14,15 +22,18 @@ def test_create_applies_policy_defaults_and_prints_the_key_once(target):
     info = target.json("keys", "info", token)
     assert (info["key_alias"], info["rpm_limit"], info["tpm_limit"]) == (alias, 120, 60000)
     assert (info["models"], info["metadata"]) == (["chat-default"], {"owner": "ops"})
+    assert target.rows(KEY_ROWS, alias) == [(token, alias, None, 120, 60000, ["chat-default"], {"owner": "ops"})]
 
 
-def test_policy_file_sets_the_defaults_and_options_win(fake_target, tmp_path):
+def test_policy_file_sets_the_defaults_and_options_win(target, tmp_path):
     policy = tmp_path / "policy.toml"
     policy.write_text("[keys]\nrpm_limit = 7\ntpm_limit = 700\nbudget_duration = \"30d\"\n")
-    result = fake_target.run("keys", "create", "--alias", "a", "--tpm", "5", OPSCTL_POLICY=str(policy))
+    alias = f"{target.prefix}-policy"
+    result = target.run("keys", "create", "--alias", alias, "--tpm", "5", OPSCTL_POLICY=str(policy))
     assert result.exit_code == 0, result.stderr
-    (seen,) = fake_target.fake.seen("/key/generate")
-    assert seen.body == {"rpm_limit": 7, "tpm_limit": 5, "budget_duration": "30d", "key_alias": "a"}
+    row = target.rows('SELECT rpm_limit, tpm_limit, budget_duration, budget_reset_at IS NOT NULL'
+                      ' FROM "LiteLLM_VerificationToken" WHERE key_alias = %s', alias)
+    assert row == [(7, 5, "30d", True)]
 
 
 def test_existing_alias_is_reported_and_skipped(target):
@@ -33,6 +44,7 @@ def test_existing_alias_is_reported_and_skipped(target):
     assert again.stdout == ""
     assert again.stderr.startswith(f"key {alias!r} exists (token ") and again.stderr.endswith("skipped; --rotate mints a new one\n")
     assert len(target.json("keys", "list", "--alias", alias)) == 1
+    assert len(target.rows(KEY_ROWS, alias)) == 1
 
 
 def test_rotate_revokes_the_old_key_and_mints_a_new_one(target):
@@ -49,7 +61,11 @@ def test_rotate_revokes_the_old_key_and_mints_a_new_one(target):
     assert gone.exit_code == 1
     assert gone.stderr == f"Error: no key with hash {hashlib.sha256(old.encode()).hexdigest()[:12]}…\n"
     rows = target.json("keys", "list", "--alias", alias)
-    assert [r["token"] for r in rows] == [hashlib.sha256(new.stdout.strip().encode()).hexdigest()]
+    new_token = hashlib.sha256(new.stdout.strip().encode()).hexdigest()
+    assert [r["token"] for r in rows] == [new_token]
+    assert [row[0] for row in target.rows(KEY_ROWS, alias)] == [new_token]
+    archived = target.rows('SELECT token FROM "LiteLLM_DeletedVerificationToken" WHERE key_alias = %s', alias)
+    assert archived == [(hashlib.sha256(old.encode()).hexdigest(),)]  # LiteLLM keeps it there; opsctl calls it gone
 
 
 def test_missing_team_is_an_error_before_any_key_is_minted(target):
@@ -58,8 +74,8 @@ def test_missing_team_is_an_error_before_any_key_is_minted(target):
     assert result.exit_code == 2
     assert result.stderr == f"Error: team {team!r} does not exist; create it first: opsctl teams create --team-id {team}\n"
     assert target.json("keys", "list", "--alias", alias) == []
-    if target.fake:
-        assert target.fake.seen("/key/generate") == []
+    assert target.rows(KEY_ROWS, alias) == []
+    assert target.rows('SELECT team_id FROM "LiteLLM_TeamTable" WHERE team_id = %s', team) == []
 
 
 def test_key_in_an_existing_team(target):
@@ -69,6 +85,7 @@ def test_key_in_an_existing_team(target):
     assert result.exit_code == 0, result.stderr
     (row,) = target.json("keys", "list", "--team", team)
     assert row["key_alias"] == f"{target.prefix}-member"
+    assert [r[2] for r in target.rows(KEY_ROWS, f"{target.prefix}-member")] == [team]
 
 
 def test_output_file_gets_the_key_with_mode_0600_and_stdout_does_not(fake_target, tmp_path):
@@ -108,21 +125,20 @@ def test_proxy_400_is_shown_with_litellm_detail(fake_target):
     )
 
 
-def test_every_option_reaches_the_request_in_litellm_types(fake_target):
-    fake_target.fake.add_team("ops")
-    result = fake_target.run(
-        "keys", "create", "--alias", "typed", "--team", "ops", "--model", "m1", "--model", "m2",
+def test_every_option_reaches_the_row_in_litellm_types(target):
+    team, alias = f"{target.prefix}-ops", f"{target.prefix}-typed"
+    assert target.run("teams", "create", "--team-id", team).exit_code == 0
+    result = target.run(
+        "keys", "create", "--alias", alias, "--team", team, "--model", "m1", "--model", "m2",
         "--max-budget", "5.5", "--budget-duration", "7d", "--duration", "30d",
         "--metadata", "owner=ops", "--metadata", "env=prod", "--rpm", "9", "--tpm", "900",
     )
     assert result.exit_code == 0, result.stderr
-    (seen,) = fake_target.fake.seen("/key/generate")
-    assert seen.body == {
-        "key_alias": "typed", "team_id": "ops", "models": ["m1", "m2"], "max_budget": 5.5, "budget_duration": "7d",
-        "duration": "30d", "metadata": {"owner": "ops", "env": "prod"}, "rpm_limit": 9, "tpm_limit": 900,
-    }
-    (row,) = fake_target.fake.keys.values()
-    assert row["expires"] is not None  # LiteLLM's own duration parser read "30d"
+    row = target.rows(
+        'SELECT team_id, models, max_budget, budget_duration, metadata, rpm_limit, tpm_limit,'
+        " expires BETWEEN now() + interval '29 days' AND now() + interval '31 days'"
+        ' FROM "LiteLLM_VerificationToken" WHERE key_alias = %s', alias)
+    assert row == [(team, ["m1", "m2"], 5.5, "7d", {"owner": "ops", "env": "prod"}, 9, 900, True)]
 
 
 def test_bad_durations_and_budgets_are_refused_before_any_request(fake_target):
@@ -140,3 +156,13 @@ def test_bad_durations_and_budgets_are_refused_before_any_request(fake_target):
         result = fake_target.run(*args)
         assert (result.exit_code, result.stderr.splitlines()[-1]) == (2, f"Error: Invalid value: {message}"), args
     assert fake_target.fake.requests == []
+
+
+def test_rpm_limit_is_enforced_by_the_proxy(target):
+    key = target.run("keys", "create", "--alias", f"{target.prefix}-rpm2", "--rpm", "2").stdout.strip()
+    request = {"model": FAKE_CHAT_MODEL, "messages": [{"role": "user", "content": "hello"}]}
+    before = len(target.proxy.upstream.requests_for(FAKE_CHAT_MODEL))
+    answers = [httpx.post(target.url + "/v1/chat/completions", headers={"Authorization": f"Bearer {key}"},
+                          json=request, timeout=30) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429], [a.text for a in answers]
+    assert len(target.proxy.upstream.requests_for(FAKE_CHAT_MODEL)) - before == 2  # the third never left the proxy

@@ -29,11 +29,13 @@ def test_generate_is_not_retried_after_an_ambiguous_drop(fake_target):
     assert fake.key_aliases() == ["lost"]
 
 
-def test_wrong_master_key(fake_target):
-    result = fake_target.run("keys", "list", LITELLM_MASTER_KEY="sk-wrong-master-key-123")
-    assert result.exit_code == 4
-    assert result.stderr == f"Error: the proxy at {fake_target.url} rejected the master key (HTTP 401): check LITELLM_MASTER_KEY\n"
-    assert "sk-wrong" not in result.stdout + result.stderr
+def test_wrong_master_key(target):
+    for args in (("keys", "list"), ("teams", "list"), ("keys", "create", "--alias", f"{target.prefix}-x")):
+        result = target.run(*args, LITELLM_MASTER_KEY="sk-wrong-master-key-123")
+        assert result.exit_code == 4, (args, result.stderr)
+        assert result.stderr == f"Error: the proxy at {target.url} rejected the master key (HTTP 401): check LITELLM_MASTER_KEY\n"
+        assert "sk-wrong" not in result.stdout + result.stderr
+    assert target.rows('SELECT 1 FROM "LiteLLM_VerificationToken" WHERE key_alias = %s', f"{target.prefix}-x") == []
 
 
 def test_missing_master_key_fails_before_any_request(fake_target):

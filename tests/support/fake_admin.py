@@ -163,6 +163,7 @@ class FakeAdmin:
         self.latency = latency
         self.db_connected = True
         self.keys: dict[str, dict] = {}  # token hash -> row
+        self.deleted_keys: dict[str, dict] = {}  # LiteLLM_DeletedVerificationToken: /key/info still serves them
         self.teams: dict[str, dict] = {}  # team_id -> row
         self.models: dict[str, dict] = {}  # model_id -> row as LiteLLM_ProxyModelTable holds it (params in plaintext)
         self.config_models: list[dict] = []  # deployments from config.yaml: listed, not editable
@@ -327,11 +328,14 @@ class FakeAdmin:
         if not self.db_connected:
             raise proxy_exception(500, "Database not connected. Connect a database to your proxy - https://docs.litellm.ai/docs/simple_proxy#managing-auth---virtual-keys")
         key = query.get("key", [None])[0]
-        row = self.keys.get(hash_token_if_needed(key)) if key else None
-        if row is None:
+        token = hash_token_if_needed(key) if key else None
+        row = self.keys.get(token) if key else None
+        deleted = self.deleted_keys.get(token) if row is None and key else None
+        if row is None and deleted is None:
             raise proxy_exception(404, "Key not found in database", "not_found_error", "key")
-        info = {k: v for k, v in row.items() if k != "token"}
-        info["status"] = "active"
+        # LiteLLM 1.108.7 info_key_fn answers a deleted key from its archive, status "deleted".
+        info = {k: v for k, v in (row or deleted).items() if k != "token"}
+        info["status"] = "active" if row is not None else "deleted"
         return {"key": key, "info": json.loads(json.dumps(info, default=str))}
 
     def key_list(self, query, raw):
@@ -339,12 +343,9 @@ class FakeAdmin:
         size = query_int(query, "size", 10, 1, 100)
         if not self.db_connected:
             raise proxy_exception(500, "Database not connected")
-        rows = [
-            row
-            for row in self.keys.values()
-            if all(query.get(name, [None])[0] in (None, row.get(field)) for name, field in
-                   (("team_id", "team_id"), ("key_alias", "key_alias"), ("key_hash", "token")))
-        ]
+        wanted = [(field, query[name][0]) for name, field in
+                  (("team_id", "team_id"), ("key_alias", "key_alias"), ("key_hash", "token")) if query.get(name)]
+        rows = [row for row in self.keys.values() if all(row.get(field) == value for field, value in wanted)]
         rows.sort(key=lambda row: (row["created_at"], row["token"]), reverse=True)
         chunk = rows[(page - 1) * size : page * size]
         full = query.get("return_full_object", ["false"])[0].lower() == "true"
@@ -365,7 +366,7 @@ class FakeAdmin:
         if not found:
             raise proxy_exception(404, {"error": "No keys found"})
         for token in found:
-            del self.keys[token]
+            self.deleted_keys[token] = self.keys.pop(token)
         return {"deleted_keys": echoed}
 
     def _create_team(self, data: NewTeamRequest) -> dict:
