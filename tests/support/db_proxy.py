@@ -181,6 +181,7 @@ def start_db_proxy(
     master_key: str = TEST_MASTER_KEY,
     timeout: float = 180,
     engine: QueryEngine | None = None,
+    port: int | None = None,
 ) -> Iterator[RunningProxy]:
     """Run the venv's `litellm --config` on `database_url` until the block ends.
 
@@ -188,6 +189,7 @@ def start_db_proxy(
     `litellm_template` fixture's database): DISABLE_SCHEMA_UPDATE keeps the proxy
     from migrating it. The block starts once /health/readiness says "db": "connected".
     `engine`: the native engine where there is one, else the stand-in (query_engine()).
+    `port`: a fixed one (a restart on the same port), else a free one.
     """
     engine = engine or query_engine()
     ensure_prisma_client(engine)
@@ -204,7 +206,7 @@ def start_db_proxy(
         "LITELLM_PRISMA_COMMAND_TIMEOUT": "0.1",
         **(env or {}),
     }
-    with start_proxy(config_path, env=full_env, timeout=timeout, ready=is_db_ready) as proxy:
+    with start_proxy(config_path, env=full_env, port=port, timeout=timeout, ready=is_db_ready) as proxy:
         yield proxy
 
 
