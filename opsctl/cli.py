@@ -27,6 +27,7 @@ SUBCOMMANDS = {
     "keys": "opsctl.commands.keys:keys",
     "logs": "opsctl.commands.stack:logs",
     "restart": "opsctl.commands.stack:restart",
+    "secrets": "opsctl.commands.secrets:secrets",
     "smoke": "opsctl.commands.smoke:smoke",
     "state": "opsctl.commands.state:state",
     "status": "opsctl.commands.stack:status",

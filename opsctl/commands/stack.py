@@ -15,31 +15,6 @@ timeout_option = click.option(
 )
 
 
-def _readiness_url(settings) -> str:
-    return (settings.health_url or settings.proxy_url).rstrip("/") + "/health/readiness"
-
-
-def _bring_up(settings, compose_args: tuple[str, ...], services: tuple[str, ...], timeout: float,
-              profiles: tuple[str, ...] = (), existing_only: bool = False) -> None:
-    from opsctl.stack.compose import Compose, compose_command
-    from opsctl.stack.engine import connect, project_containers
-    from opsctl.errors import ExitCode, OpsctlError
-    from opsctl.stack.readiness import wait_until_ready
-
-    compose_command()  # a missing tool is reported before anything starts
-    client = connect()
-    compose = Compose(settings, profiles)
-    if existing_only and not project_containers(client, compose.project, services):
-        # compose would restart nothing and we would wait the whole timeout.
-        raise OpsctlError(
-            f"service {', '.join(services)} has no container in project {compose.project}: start it with `opsctl up`",
-            ExitCode.FAILED,
-        )
-    compose.run(*compose_args)
-    wait_until_ready(client, compose.project, services, _readiness_url(settings), timeout)
-    say(f"{compose.project}: ready")
-
-
 @click.command(name="init")
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
 @click.option("--force", is_flag=True,
@@ -160,9 +135,10 @@ def _upgrade(target: Path, rendered: dict, dry_run: bool, as_json: bool) -> None
 @click.command(name="up")
 @click.argument("services", nargs=-1)
 @click.option("--profile", "profiles", multiple=True, help="Also start this compose profile (rerank, gpu). Repeatable.")
+@click.option("--no-deps", is_flag=True, help="Start or recreate only SERVICES, not the services they depend on.")
 @timeout_option
 @pass_settings
-def up(settings, services, profiles, timeout):
+def up(settings, services, profiles, no_deps, timeout):
     """Start the stack (or SERVICES) and wait until it is really ready.
 
     Ready means every container healthy, one-shot services (migrate) exited
@@ -174,8 +150,14 @@ def up(settings, services, profiles, timeout):
       opsctl up
       opsctl up --profile rerank --timeout 600
       opsctl up redis postgres
+      opsctl up --no-deps litellm    # after editing .env: recreate only the proxy
     """
-    _bring_up(settings, ("up", "-d", *services), services, timeout, profiles)
+    from opsctl.stack.lifecycle import bring_up
+
+    if no_deps and not services:
+        raise click.UsageError("--no-deps needs the SERVICES to start")
+    args = ("up", "-d", *(["--no-deps"] if no_deps else []), *services)
+    bring_up(settings, args, services, timeout, profiles)
 
 
 @click.command(name="restart")
@@ -186,15 +168,19 @@ def restart(settings, service, timeout):
     """Restart SERVICE (default: the proxy, litellm) and wait until ready again.
 
     A restart re-reads mounted files such as litellm/config.yaml but keeps the
-    container's environment: after editing .env, run `opsctl up SERVICE`,
-    which recreates the container with the new values.
+    container's environment: after editing .env, run `opsctl up --no-deps
+    SERVICE`, which recreates that container with the new values (without
+    --no-deps compose also recreates every service it depends on whose
+    env_file changed: Postgres and Redis).
 
     \b
     Examples:
       opsctl restart
       opsctl restart redis --timeout 60
     """
-    _bring_up(settings, ("restart", service), (service,), timeout, existing_only=True)
+    from opsctl.stack.lifecycle import bring_up
+
+    bring_up(settings, ("restart", service), (service,), timeout, existing_only=True)
 
 
 @click.command(name="down")

@@ -75,31 +75,62 @@ def create_litellm_database(name: str) -> str:
 
 
 @contextmanager
-def salt_key() -> Iterator[None]:
-    """LiteLLM reads LITELLM_SALT_KEY from the environment on every encrypt/decrypt."""
+def litellm_keys(salt: str | None = TEST_SALT_KEY, master: str | None = None,
+                 algorithm: str | None = None) -> Iterator[None]:
+    """The keys LiteLLM's own helpers encrypt and decrypt with, for the block.
+
+    LiteLLM reads LITELLM_SALT_KEY from the environment on every call (None
+    here: unset), falls back to the proxy's module-level master_key, and picks
+    the format of new ciphertexts from general_settings["encryption_algorithm"]
+    ("aes-256-gcm": v2:gcm; unset: nacl).
+    """
     previous = os.environ.get("LITELLM_SALT_KEY")
-    os.environ["LITELLM_SALT_KEY"] = TEST_SALT_KEY
+    if salt is None:
+        os.environ.pop("LITELLM_SALT_KEY", None)
+    else:
+        os.environ["LITELLM_SALT_KEY"] = salt
+    server = None
+    if master is not None or algorithm is not None:
+        from litellm.proxy import proxy_server as server
+
+        saved = server.master_key, server.general_settings.get("encryption_algorithm")
+        if master is not None:
+            server.master_key = master
+        if algorithm is not None:
+            server.general_settings["encryption_algorithm"] = algorithm
     try:
         yield
     finally:
         if previous is None:
-            del os.environ["LITELLM_SALT_KEY"]
+            os.environ.pop("LITELLM_SALT_KEY", None)
         else:
             os.environ["LITELLM_SALT_KEY"] = previous
+        if server is not None:
+            server.master_key = saved[0]
+            if saved[1] is None:
+                server.general_settings.pop("encryption_algorithm", None)
+            else:
+                server.general_settings["encryption_algorithm"] = saved[1]
 
 
-def seed_deployments(database_url: str, rows: list[dict]) -> list[str]:
+def salt_key():
+    """LiteLLM's helpers under the test salt key."""
+    return litellm_keys(TEST_SALT_KEY)
+
+
+def seed_deployments(database_url: str, rows: list[dict], **keys) -> list[str]:
     """Insert deployments as LiteLLM's /model/new stores them; returns their model_ids.
 
     Each row: model_name, litellm_params (plaintext; every string value is
     encrypted with LiteLLM's encrypt_value_helper), optional model_id and
     model_info. One INSERT for all rows, so 10,000 rows seed in seconds.
+    `keys`: litellm_keys' arguments (default: the test salt key, nacl).
     """
     import json
 
     from litellm.proxy.common_utils.encrypt_decrypt_utils import encrypt_value_helper
 
-    with salt_key():
+    with litellm_keys(**keys):
         params = [
             json.dumps({k: encrypt_value_helper(v) if isinstance(v, str) else v for k, v in row["litellm_params"].items()})
             for row in rows
@@ -127,8 +158,8 @@ def raw_rows(database_url: str) -> dict[str, tuple]:
     return {row[0]: row[1:] for row in rows}
 
 
-def load_deployments(database_url: str) -> dict[str, dict]:
-    """model_id -> litellm_params as the proxy loads DB models (decrypt_model_list_from_db)."""
+def load_deployments(database_url: str, **keys) -> dict[str, dict]:
+    """model_id -> litellm_params as the proxy loads DB models (decrypt_model_list_from_db), under `keys`."""
     from litellm.proxy.proxy_server import ProxyConfig
 
     with psycopg.connect(database_url) as connection:
@@ -138,9 +169,58 @@ def load_deployments(database_url: str) -> dict[str, dict]:
     models = [
         SimpleNamespace(model_id=i, model_name=n, litellm_params=p, model_info=info or {}) for i, n, p, info in rows
     ]
-    with salt_key():
+    with litellm_keys(**keys):
         loaded = ProxyConfig().decrypt_model_list_from_db(models)
     return {m["model_info"]["id"]: m["litellm_params"] for m in loaded}
+
+
+def seed_credentials(database_url: str, rows: list[dict], **keys) -> list[str]:
+    """Insert credentials as LiteLLM's /credentials stores them (encrypt_credential_values); their ids.
+
+    Each row: credential_name, credential_values (plaintext), optional credential_info.
+    """
+    import json
+
+    from litellm.proxy.credential_endpoints.endpoints import CredentialHelperUtils
+    from litellm.types.utils import CredentialItem
+
+    with litellm_keys(**keys):
+        encrypted = [
+            CredentialHelperUtils.encrypt_credential_values(
+                CredentialItem(credential_name=row["credential_name"], credential_values=row["credential_values"],
+                               credential_info=row.get("credential_info", {})))
+            for row in rows
+        ]
+    ids = [row.get("credential_id") or str(uuid.uuid4()) for row in rows]
+    with psycopg.connect(database_url) as connection:
+        connection.execute(
+            """
+            INSERT INTO "LiteLLM_CredentialsTable"
+                (credential_id, credential_name, credential_values, credential_info, created_by, updated_by)
+            SELECT id, name, vals::jsonb, info::jsonb, 'seed', 'seed'
+            FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) AS s(id, name, vals, info)
+            """,
+            (ids, [c.credential_name for c in encrypted], [json.dumps(c.credential_values) for c in encrypted],
+             [json.dumps(c.credential_info or {}) for c in encrypted]),
+        )
+    return ids
+
+
+def load_credentials(database_url: str, **keys) -> dict[str, dict]:
+    """credential_name -> credential_values as the proxy decrypts them (ProxyConfig.decrypt_credentials)."""
+    from litellm.proxy.proxy_server import ProxyConfig
+
+    with psycopg.connect(database_url) as connection:
+        rows = connection.execute(
+            'SELECT credential_name, credential_values, credential_info FROM "LiteLLM_CredentialsTable"'
+        ).fetchall()
+    with litellm_keys(**keys):
+        config = ProxyConfig()
+        return {
+            name: config.decrypt_credentials({"credential_name": name, "credential_values": values,
+                                              "credential_info": info or {}}).credential_values
+            for name, values, info in rows
+        }
 
 
 @pytest.fixture(scope="session")

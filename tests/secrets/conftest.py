@@ -1,0 +1,64 @@
+"""A stack directory with a .env (as opsctl init writes it) over a scratch LiteLLM database."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from opsctl.cli import cli
+from opsctl.secrets import envfile
+from tests.support.litellm_db import TEST_SALT_KEY
+
+TEST_MASTER_KEY = "sk-opsctl-secrets-test-master-0123456789"
+
+
+@dataclass
+class Stack:
+    directory: Path
+    database_url: str
+
+    @property
+    def env_path(self) -> Path:
+        return self.directory / ".env"
+
+    def env(self) -> dict[str, str]:
+        return envfile.parse(self.env_path.read_text())
+
+    def saved_files(self) -> list[Path]:
+        return sorted(self.directory.glob(".env.before-*"))
+
+    def run(self, *args: str, input: str | None = None):
+        """opsctl against this stack and database, in-process; stdout and stderr apart."""
+        base = ["--stack-dir", str(self.directory), "--database-url", self.database_url]
+        return CliRunner().invoke(cli, [*base, *args], input=input)
+
+
+def write_env(directory: Path, text: str) -> Path:
+    path = directory / ".env"
+    path.write_text(text)
+    os.chmod(path, 0o600)
+    return path
+
+
+def env_text(salt: str | None = TEST_SALT_KEY, master: str = TEST_MASTER_KEY) -> str:
+    lines = ["# Written by opsctl init: secrets. Keep this file mode 0600 and out of version control.",
+             f"LITELLM_MASTER_KEY={master}"]
+    if salt is not None:
+        lines.append(f"LITELLM_SALT_KEY={salt}")
+    lines += ["POSTGRES_USER=litellm", "POSTGRES_DB=litellm", "OPENAI_API_KEY=", "REDIS_IMAGE=redis:7"]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def make_stack(tmp_path, litellm_db):
+    def make(salt: str | None = TEST_SALT_KEY, master: str = TEST_MASTER_KEY, name: str = "stack") -> Stack:
+        directory = tmp_path / name
+        directory.mkdir()
+        write_env(directory, env_text(salt, master))
+        return Stack(directory, litellm_db)
+
+    return make
