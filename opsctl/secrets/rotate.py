@@ -157,7 +157,7 @@ def reencrypt(connection, accept: tuple[NamedKey, ...], target: NamedKey, *, dry
               before_commit: Callable[[Result], None] | None = None,
               on_progress: Callable[[str], None] | None = None) -> Result:
     """Bring every value under `target`, from any key in `accept`; the caller's connection commits."""
-    keys = (target, *[k for k in accept if k.name != target.name])
+    keys = (*[k for k in accept if k.name != target.name], target)  # most values are under the old key
     present, _missing = present_columns(connection)
     if not dry_run:
         _lock(connection, present)
@@ -167,7 +167,7 @@ def reencrypt(connection, accept: tuple[NamedKey, ...], target: NamedKey, *, dry
         result.columns.append(column_result)
         planned.append((column, changes))
     if problems:
-        raise _failure(problems, "decrypted with the " + " or ".join(k.name.replace("_", " ") for k in keys))
+        raise _failure(problems, "decrypted with the " + " or the ".join(k.name.replace("_", " ") for k in keys))
     if dry_run:
         return result
     for column, changes in planned:

@@ -150,7 +150,7 @@ def row_values(column: SecretColumn, row_id: str, value, keys: tuple[NamedKey, .
 
 
 def unreadable(column: SecretColumn, row_id: str, found: Found, keys: tuple[NamedKey, ...]) -> Unreadable:
-    names = " or ".join(n.name.replace("_", " ") for n in keys) or "any key"
+    names = " or the ".join(n.name.replace("_", " ") for n in keys) or "any key"
     return Unreadable(column.table, column.primary_key, row_id, format_path(found.leaf.path), found.format,
                       f"does not decrypt with the {names}")
 

@@ -56,3 +56,52 @@ def get_param(url: str, model_id: str, name: str) -> str:
 def damaged(value: str) -> str:
     middle = len(value) // 2
     return value[:middle] + ("A" if value[middle] != "A" else "B") + value[middle + 1:]
+
+
+class ArgvWatch:
+    """Samples every process's command line (what `ps` shows) while the block runs; `seen` holds the secrets found."""
+
+    def __init__(self, *secrets: str, interval: float = 0.01):
+        import threading
+
+        self.secrets = [s for s in secrets if s]
+        self.seen: set[str] = set()
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, args=(interval,), daemon=True)
+
+    def _watch(self, interval: float) -> None:
+        import os
+
+        while not self._stop.is_set():
+            for pid in os.listdir("/proc"):
+                if not pid.isdigit():
+                    continue
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                        argv = handle.read().replace(b"\0", b" ").decode(errors="replace")
+                except OSError:
+                    continue
+                self.seen.update(s for s in self.secrets if s in argv)
+            self.samples += 1
+            self._stop.wait(interval)
+
+    def __enter__(self) -> "ArgvWatch":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+def many_deployments(count: int) -> list[dict]:
+    return [{"model_name": f"tenant-{i % 50}-chat",
+             "litellm_params": {"model": f"openai/model-{i}", "api_key": f"sk-upstream-{i}",
+                                "api_base": f"https://upstream-{i % 7}.example/v1", "timeout": 600}}
+            for i in range(count)]
+
+
+def many_credentials(count: int) -> list[dict]:
+    return [{"credential_name": f"cred-{i}", "credential_values": {"api_key": f"sk-cred-{i}", "api_base": "https://c.example"},
+             "credential_info": {"custom_llm_provider": "openai"}} for i in range(count)]

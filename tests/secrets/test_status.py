@@ -87,17 +87,17 @@ def test_damaged_and_foreign_values_are_named_by_table_primary_key_and_path(make
     assert report["by_key"] == {"salt_key": 13, "master_key": 0, "none": 3}
     assert report["unreadable"] == [
         {"table": "LiteLLM_ProxyModelTable", "primary_key": "model_id", "id": "dep-gcm", "path": "$.api_key",
-         "format": "v2:gcm", "reason": "does not decrypt with the salt key or master key"},
+         "format": "v2:gcm", "reason": "does not decrypt with the salt key or the master key"},
         {"table": "LiteLLM_ProxyModelTable", "primary_key": "model_id", "id": "dep-nacl", "path": "$.api_key",
-         "format": "nacl", "reason": "does not decrypt with the salt key or master key"},
+         "format": "nacl", "reason": "does not decrypt with the salt key or the master key"},
         {"table": "LiteLLM_TeamTable", "primary_key": "team_id", "id": "team-1",
          "path": "$.logging[0].callback_vars.langfuse_secret_key", "format": "nacl",
-         "reason": "does not decrypt with the salt key or master key"},
+         "reason": "does not decrypt with the salt key or the master key"},
     ]
     models = next(c for c in report["columns"] if c["table"] == "LiteLLM_ProxyModelTable")
     assert models["plaintext"] == 1
     assert ("Warning: unreadable: LiteLLM_ProxyModelTable model_id=dep-nacl $.api_key (nacl): "
-            "does not decrypt with the salt key or master key") in result.stderr
+            "does not decrypt with the salt key or the master key") in result.stderr
     # What LiteLLM does with such a value: sends the ciphertext upstream as the api key.
     assert estate.read()["deployments"]["dep-nacl"]["api_key"] == get_param(url, "dep-nacl", "api_key")
 
