@@ -80,7 +80,7 @@ def secrets_status(settings, as_json):
     """
     from opsctl.errors import ExitCode, OpsctlError
     from opsctl.secrets.salt import stack_status
-    from opsctl.secrets.stackenv import SALT
+    from opsctl.secrets.stackenv import SALT, saved_files
 
     report, env = stack_status(settings)
     if env.get(SALT) == "":
@@ -96,6 +96,10 @@ def secrets_status(settings, as_json):
              f"{report.current.replace('_', ' ')} is used): the proxy cannot read them")
     status(f"{report.total} encrypted value(s); {len(report.unreadable)} unreadable, {report.stale} under the other key")
     if report.unreadable or report.stale:
+        saved = saved_files(env)
+        if saved:
+            warn(f"if a rotation was interrupted, the values may be under the key it saved: "
+                 f"opsctl secrets undo {saved[-1]} --dry-run")
         raise OpsctlError(f"{len(report.unreadable) + report.stale} value(s) the proxy cannot decrypt", ExitCode.FAILED)
 
 

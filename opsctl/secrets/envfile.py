@@ -21,13 +21,23 @@ from opsctl.errors import ExitCode, OpsctlError
 from opsctl.files import read_private, write_atomic
 
 MAX_ENV_BYTES = 1 << 20
-BARE = re.compile(r"[A-Za-z0-9_./:@%+=~,\-]*")
+BARE = re.compile(r"[A-Za-z0-9_./:@%+=~,?&\-]*")
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _line(name: str) -> re.Pattern:
-    return re.compile(rf"^(?P<lead>[ \t]*(?:export[ \t]+)?){re.escape(name)}[ \t]*=(?P<value>[^\r\n]*)(?P<eol>\r?\n|\Z)",
+    return re.compile(rf"^(?P<lead>[ \t]*(?:export[ \t]+)?){re.escape(name)}[ \t]*=[ \t]*(?P<rest>[^\r\n]*)(?P<eol>\r?\n|\Z)",
                       re.MULTILINE)
+
+
+def _value_span(match: re.Match) -> tuple[int, int]:
+    """Where the value sits in its line: a quoted value to its closing quote, a bare one up to ` #` or the end."""
+    start, rest = match.start("rest"), match.group("rest")
+    if rest[:1] in ("'", '"'):
+        return start, start + rest.find(rest[0], 1) + 1
+    comment = re.search(r"[ \t]#", rest)
+    end = comment.start() if comment else len(rest.rstrip(" \t"))
+    return start, start + end
 
 
 def read_text(path: Path) -> str:
@@ -55,7 +65,7 @@ def _one_line(text: str, name: str, path: Path) -> re.Match | None:
     if len(matches) > 1:
         raise OpsctlError(f"{path} sets {name} {len(matches)} times: keep one line and re-run", ExitCode.USAGE)
     if matches:
-        value = matches[0].group("value").strip()
+        value = matches[0].group("rest")
         if value[:1] in ("'", '"') and value.find(value[0], 1) == -1:
             raise OpsctlError(f"{path}: {name} spans several lines; write it on one line and re-run", ExitCode.USAGE)
     return matches[0] if matches else None
@@ -69,7 +79,8 @@ def with_value(text: str, name: str, value: str | None, path: Path) -> str:
     if value is None:
         return text if match is None else text[: match.start()] + text[match.end():]
     if match is not None:
-        return text[: match.start("value")] + quoted(name, value) + text[match.end("value"):]
+        start, end = _value_span(match)
+        return text[:start] + quoted(name, value) + text[end:]
     newline = "\r\n" if "\r\n" in text else "\n"
     if text and not text.endswith("\n"):
         text += newline

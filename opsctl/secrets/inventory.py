@@ -22,7 +22,7 @@ MARKER = "litellm_enc::"  # litellm/proxy/common_utils/callback_utils.py CALLBAC
 
 # Where every string must be a ciphertext.
 TOP_LEVEL = "top-level"  # each string value of the top-level JSON object
-WHOLE = "whole"  # the column itself (a text column holding one ciphertext)
+WHOLE = "whole"  # the column itself, when it is one string (a text column, or a JSON string)
 NONE = "none"  # nowhere but marked or v2:gcm: strings
 
 
@@ -53,9 +53,10 @@ COLUMNS: tuple[SecretColumn, ...] = (
     SecretColumn("LiteLLM_CacheConfig", "id", "cache_settings"),
     SecretColumn("LiteLLM_ConfigOverrides", "config_type", "config_value"),
     SecretColumn("LiteLLM_MCPServerTable", "server_id", "credentials"),
-    SecretColumn("LiteLLM_MCPServerTable", "server_id", "static_headers"),
+    # encrypt_secret_map stores the whole map as one ciphertext, a JSON string (an object there is legacy plaintext).
+    SecretColumn("LiteLLM_MCPServerTable", "server_id", "static_headers", strict=WHOLE),
     SecretColumn("LiteLLM_MCPServerTable", "server_id", "env_vars"),
-    SecretColumn("LiteLLM_MCPServerTable", "server_id", "env"),
+    SecretColumn("LiteLLM_MCPServerTable", "server_id", "env", strict=WHOLE),
     SecretColumn("LiteLLM_MCPServerOAuthClient", "server_id", "credentials"),
     SecretColumn("LiteLLM_MCPUserCredentials", "id", "credential_b64", is_json=False, strict=WHOLE),
     SecretColumn("LiteLLM_MCPUserEnvVars", "id", "values_b64", is_json=False, strict=WHOLE),

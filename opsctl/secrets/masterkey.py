@@ -85,8 +85,11 @@ def apply_swap(settings: Settings, swap: MasterSwap, *, restart: bool, timeout: 
     progress(f"wrote the new {MASTER} to {swap.env.path}")
     if not restart:
         return swap
-    recreate_proxy(settings, timeout)
-    check_master_keys(settings, swap.new_key, old)
+    recreate_proxy(settings, timeout, swap.saved)
+    try:
+        check_master_keys(settings, swap.new_key, old)
+    except OpsctlError as error:
+        raise OpsctlError(f"{error.message} (undo: opsctl secrets undo {swap.saved})", error.exit_code) from None
     progress("the proxy accepts the new master key and refuses the old one")
     probe = probe_db_model(dataclasses.replace(settings, master_key=swap.new_key))
     if not probe.passed:

@@ -135,7 +135,7 @@ def apply_db(settings: Settings, change: DbPasswordChange, *, restart: bool, tim
         raise OpsctlError(f"role {change.role} cannot log in with the new password; the old one and {change.env.path} "
                           "were put back", ExitCode.FAILED)
     if restart:
-        recreate_proxy(settings, timeout)
+        recreate_proxy(settings, timeout, change.saved)
     return change
 
 
@@ -197,9 +197,8 @@ def _acl(change: RedisPasswordChange, rule: str) -> None:
 
 def apply_redis(settings: Settings, change: RedisPasswordChange, *, restart: bool, timeout: float,
                 progress: Callable[[str], None]) -> RedisPasswordChange:
-    from opsctl.secrets.proxy import recreate_proxy
+    from opsctl.secrets.proxy import recreate, recreate_proxy
     from opsctl.secrets.redis_wire import accepts
-    from opsctl.stack.lifecycle import bring_up
 
     change.saved = save_before(change.env, change.what, (REDIS_PASSWORD,))
     progress(f"saved the current {REDIS_PASSWORD} to {change.saved}")
@@ -215,10 +214,10 @@ def apply_redis(settings: Settings, change: RedisPasswordChange, *, restart: boo
     progress(f"Redis accepts the old and the new password; wrote {REDIS_PASSWORD} to {change.env.path}")
     if not restart:
         return change
-    recreate_proxy(settings, timeout)
+    recreate_proxy(settings, timeout, change.saved)
     _acl(change, "<" + change.old_password)
     change.both_valid = False
-    bring_up(settings, ("up", "-d", "--no-deps", REDIS_SERVICE), (REDIS_SERVICE,), timeout)
+    recreate(settings, REDIS_SERVICE, timeout, change.saved)
     if accepts(change.host, change.port, change.old_password) or not accepts(change.host, change.port, change.new_password):
         raise OpsctlError(f"Redis at {change.host}:{change.port} does not take only the new password after the restart",
                           ExitCode.FAILED)

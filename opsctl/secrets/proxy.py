@@ -24,10 +24,21 @@ AUTH_CHECK_ROUTE = "/model/info"  # needs the master key; answers with and witho
 AUTH_SETTLE_SECONDS = 10.0  # a just-ready proxy may still be loading its keys
 
 
-def recreate_proxy(settings: Settings, timeout: float) -> None:
+def recreate(settings: Settings, service: str, timeout: float, saved=None) -> None:
+    """`compose up -d --no-deps SERVICE` and wait for it (and, for the proxy, its readiness)."""
     from opsctl.stack.lifecycle import bring_up
 
-    bring_up(settings, ("up", "-d", "--no-deps", PROXY_SERVICE), (PROXY_SERVICE,), timeout)
+    try:
+        bring_up(settings, ("up", "-d", "--no-deps", service), (service,), timeout)
+    except OpsctlError as error:
+        if saved is None:
+            raise
+        raise OpsctlError(f"{error.message} (the new values are in place; undo: opsctl secrets undo {saved})",
+                          error.exit_code) from None
+
+
+def recreate_proxy(settings: Settings, timeout: float, saved=None) -> None:
+    recreate(settings, PROXY_SERVICE, timeout, saved)
 
 
 @dataclass(frozen=True)

@@ -173,9 +173,12 @@ def _restart_and_verify(settings: Settings, switch: SaltSwitch, timeout: float, 
     from opsctl.db.connection import connect
     from opsctl.secrets.proxy import check_master_keys, probe_db_model, recreate_proxy
 
-    recreate_proxy(settings, timeout)
+    recreate_proxy(settings, timeout, switch.saved)
     if switch.master_key_after != _master(switch.env):
-        check_master_keys(settings, switch.master_key_after, _master(switch.env))
+        try:
+            check_master_keys(settings, switch.master_key_after, _master(switch.env))
+        except OpsctlError as error:
+            raise OpsctlError(f"{error.message} (undo: opsctl secrets undo {switch.saved})", error.exit_code) from None
         progress("the proxy accepts the new master key and refuses the old one")
     with connect(settings.require_database_url()) as connection:
         swept = reencrypt(connection, (switch.source,), switch.target)

@@ -93,6 +93,13 @@ def save_before(env: StackEnv, what: str, names: tuple[str, ...], now: datetime 
     return path
 
 
+def saved_files(env: StackEnv) -> list[Path]:
+    """The saved-values files beside the .env, oldest first (the stamp sorts by time)."""
+    prefix = f"{env.path.name}.before-"
+    found = [p for p in env.path.parent.glob(f"{prefix}*") if p.is_file() and not p.is_symlink()]
+    return sorted(found, key=lambda p: p.name.rsplit("-", 1)[-1])
+
+
 def read_saved(path: Path) -> dict[str, str | None]:
     """A save_before file: NAME -> value, None for a name that was unset."""
     text = read_private(path, envfile.MAX_ENV_BYTES, what="saved secrets file").decode("utf-8", "replace")

@@ -62,3 +62,64 @@ def make_stack(tmp_path, litellm_db):
         return Stack(directory, litellm_db)
 
     return make
+
+
+@pytest.fixture
+def scratch_role():
+    """A login role in the real local Postgres with a known password; dropped afterwards."""
+    import uuid
+
+    import psycopg
+    from psycopg import sql
+
+    from tests.support.litellm_db import ADMIN_URL
+
+    name, password = f"opsctl_scratch_{uuid.uuid4().hex[:8]}", "old-scratch-password-0123456789abcdef"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(name), sql.Literal(password)))
+    yield name, password
+    with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
+        connection.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+
+
+def role_verifier(role: str) -> str:
+    import psycopg
+
+    from tests.support.litellm_db import ADMIN_URL
+
+    with psycopg.connect(ADMIN_URL) as connection:
+        return connection.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (role,)).fetchone()[0]
+
+
+@dataclass
+class RedisServer:
+    port: int
+    process: object
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A private redis-server on a free port, its password in a 0600 config file (never on its command line)."""
+    import subprocess
+    import time
+
+    from tests.support.proxy import free_port, stop_process
+
+    password, port = "old-redis-password-0123456789abcdef", free_port()
+    conf = tmp_path / "redis.conf"
+    conf.write_text(f"port {port}\nbind 127.0.0.1\nrequirepass {password}\nsave \"\"\nappendonly no\ndir {tmp_path}\n")
+    conf.chmod(0o600)
+    process = subprocess.Popen(["redis-server", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    from opsctl.secrets.redis_wire import accepts
+
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            if accepts("127.0.0.1", port, password):
+                break
+        except Exception:  # noqa: BLE001  # not listening yet
+            pass
+        assert time.monotonic() < deadline, "redis-server did not start"
+        time.sleep(0.05)
+    yield RedisServer(port, process), password
+    stop_process(process)

@@ -105,3 +105,20 @@ def many_deployments(count: int) -> list[dict]:
 def many_credentials(count: int) -> list[dict]:
     return [{"credential_name": f"cred-{i}", "credential_values": {"api_key": f"sk-cred-{i}", "api_base": "https://c.example"},
              "credential_info": {"custom_llm_provider": "openai"}} for i in range(count)]
+
+
+def scram_matches(verifier: str, password: str) -> bool:
+    """Whether a Postgres SCRAM-SHA-256 verifier (pg_authid.rolpassword) was made from `password` (RFC 5802)."""
+    import base64
+    import hashlib
+    import hmac
+
+    method, _, rest = verifier.partition("$")
+    iterations_salt, _, keys = rest.partition("$")
+    iterations, _, salt = iterations_salt.partition(":")
+    stored_key, _, _server_key = keys.partition(":")
+    if method != "SCRAM-SHA-256":
+        return False
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(salt), int(iterations))
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    return hmac.compare_digest(hashlib.sha256(client_key).digest(), base64.b64decode(stored_key))
