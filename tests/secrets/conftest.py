@@ -123,3 +123,83 @@ def redis_server(tmp_path):
         time.sleep(0.05)
     yield RedisServer(port, process), password
     stop_process(process)
+
+
+# A compose project of busybox stand-ins on a real engine (podman's Docker API):
+# "litellm" answers /health/readiness and /model/info (no DB-stored model) from files.
+COMPOSE = """\
+services:
+  litellm:
+    image: {image}
+    env_file: .env
+    command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
+    volumes: ["./www-model:/www/model:ro"]
+    ports: ["127.0.0.1:{port}:8080"]
+    stop_signal: SIGKILL
+    healthcheck:
+      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/health/readiness"]
+      interval: 1s
+      retries: 3
+    depends_on:
+      redis: {{condition: service_healthy}}
+  redis:
+    image: {image}
+    env_file: .env
+    command: ["sleep", "3600"]
+    stop_signal: SIGKILL
+    healthcheck: {{test: ["CMD", "true"], interval: 1s, retries: 3}}
+"""
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory):
+    from tests.stack.conftest import podman_engine
+
+    with podman_engine(tmp_path_factory.mktemp("engine")) as running:
+        yield running
+
+
+@dataclass
+class ComposeStack:
+    stack: Stack
+    port: int
+
+    def run(self, *args: str):
+        return self.stack.run("--proxy-url", f"http://127.0.0.1:{self.port}", *args)
+
+    def containers(self) -> dict:
+        """service -> (container id, its environment as a dict)."""
+        from opsctl.stack.engine import connect, project_containers
+
+        client = connect()
+        out = {}
+        for state in project_containers(client, self.stack.directory.name):
+            env = client.containers.get(state.id).attrs["Config"]["Env"] or []
+            out[state.service] = (state.id, dict(item.split("=", 1) for item in env))
+        return out
+
+
+@pytest.fixture
+def compose_stack(make_stack, engine, monkeypatch):
+    from tests.support.proxy import free_port
+
+    monkeypatch.setenv("DOCKER_HOST", engine.docker_host)
+    made = []
+
+    def make(env: str | None = None, **keys) -> ComposeStack:
+        stack = make_stack(**keys)
+        if env is not None:
+            write_env(stack.directory, env)
+        port = free_port()
+        (stack.directory / "docker-compose.yml").write_text(COMPOSE.format(image=engine.image, port=port))
+        (stack.directory / "www-model").mkdir()
+        (stack.directory / "www-model" / "info").write_text('{"data": []}\n')
+        composed = ComposeStack(stack, port)
+        made.append(composed)
+        result = composed.run("up", "--timeout", "90")
+        assert result.exit_code == 0, result.output
+        return composed
+
+    yield make
+    for composed in made:
+        composed.run("down")
