@@ -8,7 +8,7 @@ import json
 import psycopg
 
 
-def _sql(query: str) -> str:
+def prisma_sql(query: str) -> str:
     """Prisma's $1.. placeholders as psycopg's %s (a literal % doubled)."""
     query = query.replace("%", "%%")
     for number in range(9, 0, -1):
@@ -24,13 +24,13 @@ class RawQueries:
 
     async def query_raw(self, query: str, *args):
         with psycopg.connect(self.url) as connection:
-            cursor = connection.execute(_sql(query), args)
+            cursor = connection.execute(prisma_sql(query), args)
             names = [d.name for d in cursor.description]
             return [dict(zip(names, row)) for row in cursor.fetchall()]
 
     async def execute_raw(self, query: str, *args) -> int:
         with psycopg.connect(self.url) as connection:
-            return connection.execute(_sql(query), args).rowcount
+            return connection.execute(prisma_sql(query), args).rowcount
 
 
 def litellm_count(url: str, key: str) -> int:

@@ -8,6 +8,8 @@ proxy sends), so one server can play many deployments:
         upstream.behave("slow-chat", Behavior(first_token_delay=2.0))
         ... point a proxy deployment at upstream.url + "/v1" ...
         upstream.requests  # every request received: Recorded(path, headers, body)
+        upstream.behave("paid", Behavior(api_key="sk-..."))  # 401 as OpenAI answers, unless that key is sent
+        upstream.keys_seen("paid")  # the bearer token of each request for that model
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class Behavior:
     hang: bool = False  # never answer (until the server stops)
     die_after_chunks: int | None = None  # streaming: cut the connection after N chunks
     text: str = "ok"
+    api_key: str | None = None  # when set, a request without `Authorization: Bearer <api_key>` gets OpenAI's 401
 
 
 @dataclass
@@ -59,6 +62,23 @@ class Upstream:
 
     def requests_for(self, model: str) -> list:
         return [r for r in self.requests if r.body.get("model") == model]
+
+    def keys_seen(self, model: str) -> list[str | None]:
+        """The bearer token of every request for `model`, in order (None: no Authorization header)."""
+        return [bearer(r.headers) for r in self.requests_for(model)]
+
+
+def bearer(headers: dict) -> str | None:
+    value = headers.get("authorization")
+    return value[len("Bearer "):] if value and value.startswith("Bearer ") else value
+
+
+# What api.openai.com answers a wrong key with (HTTP 401); LiteLLM maps it to AuthenticationError.
+def _invalid_key(key: str | None) -> dict:
+    shown = f"{key[:3]}...{key[-4:]}" if key and len(key) > 8 else (key or "")
+    return {"error": {"message": f"Incorrect API key provided: {shown}. You can find your API key at "
+                                 "https://platform.openai.com/account/api-keys.",
+                      "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}}
 
 
 async def _read_body(receive) -> bytes:
@@ -112,6 +132,9 @@ class _App:
         model = body.get("model", "")
         behavior = self.upstream.behavior_for(model)
 
+        if behavior.api_key is not None and bearer(headers) != behavior.api_key:
+            await _send_json(send, 401, _invalid_key(bearer(headers)))
+            return
         if behavior.hang:
             while not self.upstream._stopping.is_set():
                 await asyncio.sleep(0.1)
