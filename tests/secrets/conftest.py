@@ -168,13 +168,15 @@ class ComposeStack:
         return self.stack.run("--proxy-url", f"http://127.0.0.1:{self.port}", *args)
 
     def containers(self) -> dict:
-        """service -> (container id, its environment as a dict)."""
+        """service -> (container id, its environment as a dict), from the engine API."""
+        import docker
+
         from opsctl.stack.engine import connect, project_containers
 
-        client = connect()
+        sdk = docker.DockerClient(base_url=os.environ["DOCKER_HOST"])
         out = {}
-        for state in project_containers(client, self.stack.directory.name):
-            env = client.containers.get(state.id).attrs["Config"]["Env"] or []
+        for state in project_containers(connect(), self.stack.directory.name):
+            env = sdk.containers.get(state.id).attrs["Config"]["Env"] or []
             out[state.service] = (state.id, dict(item.split("=", 1) for item in env))
         return out
 

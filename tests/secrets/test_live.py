@@ -16,14 +16,9 @@ import pytest
 from opsctl.secrets.proxy import check_master_keys, probe_db_model
 from opsctl.settings import load_settings
 from tests.secrets.conftest import write_env
+from tests.support.db_proxy import DB_RELOAD_SECONDS, start_db_proxy
 from tests.support.litellm_db import TEST_SALT_KEY, create_database, drop_database, seed_credentials, seed_deployments, unique_name
 from tests.support.upstream import Behavior, run_upstream
-
-try:
-    from tests.support.db_proxy import DB_RELOAD_SECONDS, start_db_proxy
-except ImportError:  # pragma: no cover - until the branch lands
-    pytestmark = pytest.mark.skip(reason="needs tests/support/db_proxy.py (the DB-backed proxy, branch prisma), "
-                                         "which is not on main yet")
 
 MASTER_KEY = "sk-opsctl-live-master-0123456789abcdef"
 MODEL_KEY, CREDENTIAL_KEY = "sk-upstream-model-key-123", "sk-upstream-credential-key-456"
