@@ -14,14 +14,15 @@ from __future__ import annotations
 import asyncio
 import csv
 import hashlib
+import io
 import os
 import re
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from opsctl.errors import ExitCode, OpsctlError
+from opsctl.files import open_private_append
 from opsctl.admin.client import AsyncProxyClient, ProxyClient, ProxyError
 from opsctl.settings import Settings
 
@@ -77,31 +78,29 @@ class KeyResult:
 
 
 class KeyFile:
-    """`--output FILE`: CSV rows alias,key,token_id appended as each key is minted, mode 0600."""
+    """`--output FILE`: CSV rows alias,key,token_id appended as each key is minted, mode 0600.
+
+    Created without following a symlink; an existing file is trusted only when
+    it is a regular file we own with mode 0600 (opsctl.files.open_private_append).
+    """
 
     HEADER = ("alias", "key", "token_id")
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        except OSError as error:
-            raise OpsctlError(f"cannot write {self.path}: {error.strerror}", ExitCode.USAGE) from None
-        info = os.fstat(fd)
-        if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            os.close(fd)
-            raise OpsctlError(f"{self.path} is readable by group or others; run: chmod 600 {self.path}", ExitCode.USAGE)
-        self._handle = os.fdopen(fd, "a", newline="")
+        binary, created = open_private_append(self.path, "key file")
+        self._handle = io.TextIOWrapper(binary, encoding="utf-8", newline="", write_through=True)
         self._writer = csv.writer(self._handle)
-        if info.st_size == 0:
+        if created or os.fstat(binary.fileno()).st_size == 0:
             self._writer.writerow(self.HEADER)
-            self._handle.flush()
 
     def write(self, result: KeyResult) -> None:
         self._writer.writerow((result.alias or "", result.key, result.token_id))
         self._handle.flush()  # a key minted is a key written, even if the run dies next
 
     def close(self) -> None:
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
         self._handle.close()
 
 

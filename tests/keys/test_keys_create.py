@@ -105,7 +105,8 @@ def test_output_file_readable_by_others_is_refused_before_minting(fake_target, t
     out.chmod(0o644)
     result = fake_target.run("keys", "create", "--alias", "x", "--output", str(out))
     assert result.exit_code == 2
-    assert result.stderr == f"Error: {out} is readable by group or others; run: chmod 600 {out}\n"
+    assert result.stderr == (f"Error: key file {out} is readable or writable by others (mode 0644); "
+                             f"it must be 0600: chmod 600 {out}\n")
     assert fake_target.fake.requests == []
 
 
