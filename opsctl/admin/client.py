@@ -135,7 +135,8 @@ class _Deadline(Exception):
 
 
 class _TooLarge(Exception):
-    pass
+    def __init__(self, status: int):
+        self.status = status
 
 
 class _Core:
@@ -201,20 +202,20 @@ class _Core:
             message += "; it may have been applied"
         return ProxyError(message, ExitCode.UNREACHABLE, ambiguous=ambiguous)
 
-    def too_large(self, method: str, path: str) -> ProxyError:
+    def too_large(self, method: str, path: str, status: int) -> ProxyError:
         return ProxyError(f"the proxy at {self.shown_url} sent more than {self.max_bytes // (1024 * 1024)} MiB "
-                          f"in answer to {method} {path}; opsctl stopped reading", ExitCode.FAILED)
+                          f"in answer to {method} {path} (HTTP {status}); opsctl stopped reading", ExitCode.FAILED, status)
 
     async def _exchange(self, http: httpx.AsyncClient, method: str, path: str, params, json, headers) -> Answer:
         async with http.stream(method, path, params=params, json=json, headers=headers) as response:
             declared = response.headers.get("content-length", "")
-            if declared.isdigit() and len(declared) < 20 and int(declared) > self.max_bytes:
-                raise _TooLarge()
+            if declared.isdigit() and (len(declared) > 18 or int(declared) > self.max_bytes):
+                raise _TooLarge(response.status_code)
             chunks, size = [], 0
             async for chunk in response.aiter_bytes():
                 size += len(chunk)
                 if size > self.max_bytes:
-                    raise _TooLarge()
+                    raise _TooLarge(response.status_code)
                 chunks.append(chunk)
             return Answer(response.status_code, b"".join(chunks))
 
@@ -234,8 +235,8 @@ class _Core:
                 if limit == remaining:
                     raise self.deadline_error(method, path, idempotent, sent=True) from None
                 outcome = httpx.ReadTimeout(f"no whole answer within {limit:g} s")
-            except _TooLarge:
-                raise self.too_large(method, path) from None
+            except _TooLarge as error:
+                raise self.too_large(method, path, error.status) from None
             except httpx.TransportError as error:
                 outcome = error
             except httpx.InvalidURL:
