@@ -70,8 +70,14 @@ def loads(data: bytes | str, *, max_depth: int = MAX_DEPTH, allow_nul: bool = Tr
             data = data.decode("utf-8")
         except UnicodeDecodeError as error:
             raise JSONError(f"not UTF-8 (byte {error.start})") from None
+    value = _decode(data, max_depth, parse_float=_number, parse_int=_integer)
+    _check(value, max_depth, allow_nul)
+    return value
+
+
+def _decode(text: str, max_depth: int, **hooks):
     try:
-        value = json.loads(data, parse_float=_number, parse_int=_integer, parse_constant=_constant)
+        return json.loads(text, parse_constant=_constant, **hooks)
     except JSONError:
         raise
     except json.JSONDecodeError as error:
@@ -80,5 +86,12 @@ def loads(data: bytes | str, *, max_depth: int = MAX_DEPTH, allow_nul: bool = Tr
         raise JSONError(f"nesting deeper than {max_depth} levels") from None
     except ValueError as error:  # int() refusing a number, and the like
         raise JSONError(f"invalid JSON ({type(error).__name__})") from None
-    _check(value, max_depth, allow_nul)
-    return value
+
+
+def validate(text: str, *, max_depth: int = MAX_DEPTH) -> None:
+    """Raise JSONError unless `text` is one JSON document Postgres can store as jsonb.
+
+    Numbers are not converted (any size is fine for jsonb's numeric); NaN and
+    Infinity, nesting past max_depth, NUL and lone surrogates are refused.
+    """
+    _check(_decode(text, max_depth, parse_float=str, parse_int=str), max_depth, allow_nul=False)
