@@ -30,7 +30,7 @@ import asyncio
 import random
 import re
 import time
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable, Mapping
 from urllib.parse import urlsplit, urlunsplit
@@ -212,11 +212,12 @@ class _Core:
             if declared.isdigit() and (len(declared) > 18 or int(declared) > self.max_bytes):
                 raise _TooLarge(response.status_code)
             chunks, size = [], 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > self.max_bytes:
-                    raise _TooLarge(response.status_code)
-                chunks.append(chunk)
+            async with aclosing(response.aiter_bytes()) as body:  # closed here, not by a loop already gone
+                async for chunk in body:
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        raise _TooLarge(response.status_code)
+                    chunks.append(chunk)
             return Answer(response.status_code, b"".join(chunks))
 
     async def send(self, http: httpx.AsyncClient, method: str, path: str, *, params=None, json=None,
@@ -322,6 +323,7 @@ class ProxyClient:
     def close(self) -> None:
         if not self._loop.is_closed():
             self._loop.run_until_complete(self._http.aclose())
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
             self._loop.close()
 
     def get(self, path: str, params: Mapping[str, Any] | None = None, *, auth: bool = True, idempotent: bool = True) -> Any:
