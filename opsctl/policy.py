@@ -118,6 +118,10 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _finite(value: int | float) -> bool:
+    return isinstance(value, int) or math.isfinite(value)  # isfinite() overflows on a 400-digit int
+
+
 def _check_defaults(source: str, text: str, section: str, values: dict) -> dict:
     if not isinstance(values, dict):
         raise _fail(source, _line_of(text, section), f"[{section}] must be a table")
@@ -134,7 +138,7 @@ def _check_defaults(source: str, text: str, section: str, values: dict) -> dict:
                 raise _fail(source, line, f"{section}.{key} must be a non-empty string")
         elif not _is_number(value) or (kind is int and not isinstance(value, int)):
             raise _fail(source, line, f"{section}.{key} must be a {'whole ' if kind is int else ''}number, got {_shown(value)}")
-        elif not math.isfinite(value):
+        elif not _finite(value):
             raise _fail(source, line, f"{section}.{key} must be a finite number, got {_shown(value)}")
         elif value < 0:
             raise _fail(source, line, f"{section}.{key} must not be negative, got {_shown(value)}")
@@ -157,7 +161,7 @@ def _check_tier(source: str, text: str, index: int, tier: dict, start: int) -> l
         raise _fail(source, _line_of(text, "name", start), "tier name must be a non-empty string")
     if not _is_number(timeout) or timeout <= 0:
         raise _fail(source, _line_of(text, "timeout", start), f"timeout must be a positive number of seconds, got {_shown(timeout)}")
-    if not (math.isfinite(timeout) and timeout <= MAX_TIMEOUT):
+    if not (_finite(timeout) and timeout <= MAX_TIMEOUT):
         raise _fail(source, _line_of(text, "timeout", start),
                     f"timeout must be a finite number of seconds up to {MAX_TIMEOUT}, got {_shown(timeout)}")
     if not _is_number(retries) or not isinstance(retries, int) or retries < 0:

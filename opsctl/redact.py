@@ -22,7 +22,8 @@ from urllib.parse import quote, quote_plus
 MASK = "****"
 SK_KEY = re.compile(r"sk-[A-Za-z0-9_\-]+")
 # scheme://user:password@host -> scheme://user:****@host
-URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@]*:)(?P<password>[^\s@/]+)(?=@)")
+# (a "/" may be part of the password: libpq and urlsplit would read such a URL differently, and both must be masked)
+URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@]*:)(?P<password>[^\s@]+)(?=@)")
 # ESC/CSI/OSC sequences, then any C0/C1 control character but tab and newline.
 ANSI = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]?")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")

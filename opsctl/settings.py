@@ -120,7 +120,9 @@ class Settings:
                 {
                     "name": name,
                     "env": env_var,
-                    "value": (mask_url(value) if name == "database_url" else mask(value)) if secret else value,
+                    # A proxy URL may carry user:password too.
+                    "value": (mask_url(value) if name == "database_url" else mask(value)) if secret else
+                             (mask_url(value) if value and "@" in value else value),
                     "source": self.source_of(name),
                 }
             )
