@@ -248,3 +248,30 @@ def test_restore_refuses_a_backup_it_cannot_trust(seeded, run, tmp_path):
         result = run("--database-url", seeded.url, "db", "restore", name, "--yes")
         assert (result.exit_code, result.stderr) == (2, message), name
     assert raw_rows(seeded.url) == seeded.before
+
+
+def test_a_full_disk_for_the_backup_is_one_line_and_rolls_back(seeded, run, tmp_path):
+    """Before: ENOSPC while writing the backup was a traceback."""
+    import subprocess
+
+    disk = tmp_path / "tiny"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        filler = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)  # fill it up to the last page
+        try:
+            while os.write(filler, b"x" * 4096):
+                pass
+        except OSError:
+            pass
+        finally:
+            os.close(filler)
+        result = run("--database-url", seeded.url, "db", "apply-overrides", "--yes", "--backup", str(disk / "undo.json"))
+        assert result.exit_code == 1
+        assert result.stderr.splitlines()[-1] == (
+            f"Error: cannot write {disk / 'undo.json'}: no space left on device; nothing was changed")
+        assert raw_rows(seeded.url) == seeded.before
+        assert sorted(p.name for p in disk.iterdir()) == ["filler"]
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=True)

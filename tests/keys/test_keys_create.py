@@ -167,3 +167,22 @@ def test_rpm_limit_is_enforced_by_the_proxy(target):
                           json=request, timeout=30) for _ in range(3)]
     assert [a.status_code for a in answers] == [200, 200, 429], [a.text for a in answers]
     assert len(target.proxy.upstream.requests_for(FAKE_CHAT_MODEL)) - before == 2  # the third never left the proxy
+
+
+def test_output_file_of_another_user_or_through_a_symlink_gets_no_key(fake_target, tmp_path):
+    """Before: a 0600 file owned by another user received minted keys."""
+    import os
+
+    theirs = tmp_path / "theirs.csv"
+    theirs.write_text("")
+    theirs.chmod(0o600)
+    os.chown(theirs, 65534, 65534)
+    victim = tmp_path / "victim.csv"
+    victim.write_text("")
+    (tmp_path / "link.csv").symlink_to(victim)
+    for name, message in [("theirs.csv", f"key file {theirs} is owned by another user: refusing to trust it"),
+                          ("link.csv", f"key file {tmp_path / 'link.csv'} is a symlink: refusing to write through it")]:
+        result = fake_target.run("keys", "create", "--alias", "x", "--output", str(tmp_path / name))
+        assert (result.exit_code, result.stderr) == (2, f"Error: {message}\n")
+    assert theirs.read_text() == victim.read_text() == ""
+    assert fake_target.fake.requests == []
