@@ -13,6 +13,7 @@ and Compose both read it as it was (quoted when needed), or init refuses.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
@@ -53,7 +54,12 @@ def template_root():
 
 
 def template_files() -> dict[str, str]:
-    """Every packaged template file, by path relative to the stack directory."""
+    """Every packaged template file, by path relative to the stack directory (a fresh dict each call)."""
+    return dict(_read_templates())
+
+
+@functools.cache  # the package's files do not change while opsctl runs
+def _read_templates() -> dict[str, str]:
     found: dict[str, str] = {}
 
     def walk(node, prefix: str) -> None:

@@ -6,6 +6,7 @@ a documented exit code, one line, no secret, within the per-example deadline.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import math
@@ -100,7 +101,7 @@ json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
     | st.sampled_from([SECRET, "\x00", "\ud800", "1e5000", "9" * 5000, "null", "[]", '"x"', "{\"a\": 1}"]),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-    max_leaves=10,
+    max_leaves=6,
 )
 
 
@@ -188,11 +189,17 @@ def dotenv_bytes(draw):
     return ("\n".join(lines) + "\n").encode("utf-8", "surrogatepass")
 
 
+@functools.cache
+def default_policy():
+    from opsctl.policy import load_policy
+
+    return load_policy(None)
+
+
 @MANY
 @given(data=dotenv_bytes())
 def test_dotenv_settings_and_init(data):
     from opsctl.db.connection import connect_error, describe_url
-    from opsctl.policy import load_policy
     from opsctl.settings import load_settings
     from opsctl.stack.render import ENV, parse_env, plan_init
 
@@ -223,7 +230,7 @@ def test_dotenv_settings_and_init(data):
                 assert PASSWORD not in echoed.message and SECRET not in echoed.message
 
         try:
-            plan = plan_init(directory, load_policy(None), force=True)
+            plan = plan_init(directory, default_policy(), force=True)
         except OpsctlError as error:
             assert_one_line_error(error, ExitCode.USAGE, ExitCode.REFUSED)
         else:  # what init would write reads back, in python-dotenv, as every value it keeps
@@ -279,7 +286,7 @@ def scripted():
 
 @MANY
 @given(command=st.sampled_from(COMMANDS), answers=st.dictionaries(st.sampled_from(ROUTES), st.tuples(
-    st.sampled_from(STATUSES), bodies), min_size=1, max_size=4))
+    st.sampled_from(STATUSES), bodies), min_size=1, max_size=2))
 def test_proxy_answers_through_the_client(scripted, command, answers):
     scripted.answers = {route: (status, body if isinstance(body, bytes) else _jsonable(body))
                         for route, (status, body) in answers.items()}

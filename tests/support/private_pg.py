@@ -64,6 +64,10 @@ class PrivatePostgres:
         self._pg_ctl("-m", "immediate", "stop")
         shutil.rmtree(self.root, ignore_errors=True)
 
+    def __del__(self):  # never leave a cluster running behind a failed fixture
+        if self.data.exists():
+            _as_postgres([str(BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-W", "stop"])
+
     def execute(self, sql: str, database: str = "postgres", params=None) -> list:
         # synchronous_commit=local: the test's own commits never wait for a standby (see the SyncRep tests).
         with psycopg.connect(self.url(database), autocommit=True, options="-c synchronous_commit=local") as connection:
