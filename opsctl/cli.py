@@ -14,6 +14,7 @@ import click
 from opsctl import __version__
 from opsctl.errors import OpsctlError
 from opsctl.output import warn
+from opsctl.redact import visible
 from opsctl.settings import Settings, load_settings
 
 # command name -> "module:attribute"
@@ -56,7 +57,7 @@ class OpsctlGroup(click.Group):
         try:
             return super().invoke(ctx)
         except OpsctlError as error:
-            exception = click.ClickException(error.message)
+            exception = click.ClickException(visible(error.message))  # one line, whatever it quotes
             exception.exit_code = int(error.exit_code)
             raise exception from None
 
@@ -86,7 +87,7 @@ def cli(ctx, env_file, **options):
     try:
         settings = load_settings(options, env_file=env_file)
     except OpsctlError as error:
-        raise click.UsageError(error.message) from None
+        raise click.UsageError(visible(error.message)) from None
     for warning in settings.warnings:
         warn(warning)
     ctx.obj = settings

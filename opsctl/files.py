@@ -8,7 +8,10 @@ empty or half-written one. An existing target that is a symlink, not a regular
 file, or not owned by us is refused rather than trusted.
 
 Private files (undo files, backups, keys) are read back only when they are
-regular files we own with no group/other access, and no larger than a cap.
+regular files we own with no group/other access, and no larger than a cap;
+`open_private_append` holds the same line for a file that grows (minted keys).
+Other input files (`.env`) are read only when regular (never a FIFO or a
+device, which would block or never end) and no larger than a cap.
 """
 
 from __future__ import annotations
@@ -100,30 +103,81 @@ def write_atomic(path: str | os.PathLike, data: bytes | str, mode: int = 0o600, 
     return Path(path)
 
 
-def read_private(path: str | os.PathLike, max_bytes: int, what: str = "file") -> bytes:
-    """The bytes of a private file: a regular file we own, mode 0600 or stricter, at most `max_bytes`."""
-    source = Path(path)
+def _open_for_reading(source: Path, what: str, follow_symlinks: bool) -> int:
+    flags = os.O_RDONLY | os.O_NONBLOCK | (0 if follow_symlinks else os.O_NOFOLLOW)  # a FIFO must not block us
     try:
-        fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        return os.open(source, flags)
     except FileNotFoundError:
         raise OpsctlError(f"{what} {source} does not exist", ExitCode.USAGE) from None
     except OSError as error:
-        if error.errno == errno.ELOOP:
+        if error.errno == errno.ELOOP and not follow_symlinks:
             raise OpsctlError(f"{what} {source} is a symlink: refusing to read it", ExitCode.USAGE) from None
         raise OpsctlError(f"cannot read {what} {source}: {error.strerror}", ExitCode.USAGE) from None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise OpsctlError(f"{what} {source} is not a regular file", ExitCode.USAGE)
-        if info.st_uid != os.geteuid():
-            raise OpsctlError(f"{what} {source} is owned by another user: refusing to trust it", ExitCode.USAGE)
-        if info.st_mode & 0o077:
-            raise OpsctlError(
-                f"{what} {source} is readable or writable by others (mode {stat.S_IMODE(info.st_mode):04o}); "
-                f"it must be 0600: chmod 600 {source}", ExitCode.USAGE)
-        if info.st_size > max_bytes:
-            raise OpsctlError(f"{what} {source} is larger than {max_bytes} bytes", ExitCode.USAGE)
-        data = handle.read(max_bytes + 1)
+
+
+def _read_capped(handle, source: Path, info: os.stat_result, max_bytes: int, what: str) -> bytes:
+    if info.st_size > max_bytes:
+        raise OpsctlError(f"{what} {source} is larger than {max_bytes} bytes", ExitCode.USAGE)
+    data = handle.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise OpsctlError(f"{what} {source} is larger than {max_bytes} bytes", ExitCode.USAGE)
     return data
+
+
+def read_regular(path: str | os.PathLike, max_bytes: int, what: str = "file") -> bytes:
+    """The bytes of a regular file (a symlink to one is fine), at most `max_bytes`: never a FIFO or device."""
+    source = Path(path)
+    with os.fdopen(_open_for_reading(source, what, follow_symlinks=True), "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise OpsctlError(f"{what} {source} is not a regular file", ExitCode.USAGE)
+        return _read_capped(handle, source, info, max_bytes, what)
+
+
+def read_private(path: str | os.PathLike, max_bytes: int, what: str = "file") -> bytes:
+    """The bytes of a private file: a regular file we own, mode 0600 or stricter, at most `max_bytes`."""
+    source = Path(path)
+    with os.fdopen(_open_for_reading(source, what, follow_symlinks=False), "rb") as handle:
+        info = os.fstat(handle.fileno())
+        _check_private(info, source, what, ExitCode.USAGE)
+        return _read_capped(handle, source, info, max_bytes, what)
+
+
+def _check_private(info: os.stat_result, source: Path, what: str, exit_code: ExitCode) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        raise OpsctlError(f"{what} {source} is not a regular file", exit_code)
+    if info.st_uid != os.geteuid():
+        raise OpsctlError(f"{what} {source} is owned by another user: refusing to trust it", exit_code)
+    if info.st_mode & 0o077:
+        raise OpsctlError(
+            f"{what} {source} is readable or writable by others (mode {stat.S_IMODE(info.st_mode):04o}); "
+            f"it must be 0600: chmod 600 {source}", exit_code)
+
+
+def open_private_append(path: str | os.PathLike, what: str = "file",
+                        exit_code: ExitCode = ExitCode.USAGE) -> tuple[BinaryIO, bool]:
+    """(handle, created) for appending to a private file: created 0600 if absent, else only
+    when it is a regular file we own with mode 0600; never through a symlink, never a FIFO."""
+    target = Path(path)
+    try:
+        try:
+            fd, created = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600), True
+        except FileExistsError:  # a symlink too, dangling or not: O_EXCL never follows one
+            fd, created = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK), False
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise OpsctlError(f"{what} {target} is a symlink: refusing to write through it", exit_code) from None
+        raise OpsctlError(f"cannot write {what} {target}: {error.strerror}", exit_code) from None
+    try:
+        if created:
+            os.fchmod(fd, 0o600)  # the umask must not matter
+            fsync_directory(target.parent)
+        else:
+            _check_private(os.fstat(fd), target, what, exit_code)
+            os.set_blocking(fd, True)
+    except BaseException as error:
+        os.close(fd)
+        if isinstance(error, OSError):
+            raise _os_error(error, target) from None
+        raise
+    return os.fdopen(fd, "ab"), created

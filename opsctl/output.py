@@ -1,5 +1,12 @@
 """Output helpers: data on stdout, status on stderr, `--json` defined once.
 
+Names are data: a model name, alias or team id that holds rich markup
+(`chat[/bold]-x`) or terminal control characters prints as it is stored.
+`print_table` makes every str cell a rich Text (never parsed as markup) with
+control characters shown as escapes (opsctl.redact.visible); callers that
+want style pass a Text themselves. `status` and `warn` do the same for their
+one line.
+
 rich is imported only when something is actually rendered, so `--help`
 stays fast.
 """
@@ -14,6 +21,7 @@ from typing import Any, Callable, Iterable, Sequence
 import click
 
 from opsctl.errors import ExitCode, OpsctlError
+from opsctl.redact import visible
 
 
 def json_option(func: Callable) -> Callable:
@@ -45,11 +53,22 @@ def stdout_console():
 
 def status(message: str) -> None:
     """A status line for people, on stderr."""
-    click.echo(message, err=True)
+    click.echo(visible(message), err=True)
 
 
 def warn(message: str) -> None:
-    click.echo(f"Warning: {message}", err=True)
+    click.echo(f"Warning: {visible(message)}", err=True)
+
+
+def cell(value: Any):
+    """A table cell: None as '-', a rich renderable as given, anything else literal text."""
+    from rich.text import Text
+
+    if value is None:
+        return "-"
+    if isinstance(value, Text):
+        return value
+    return Text(visible(value, keep_newlines=True))
 
 
 def print_table(
@@ -57,14 +76,14 @@ def print_table(
     rows: Iterable[Sequence[Any]],
     title: str | None = None,
 ) -> None:
-    """A rich table on stdout; cells are rendered with str(), None as '-'."""
+    """A rich table on stdout; cells are literal text (see `cell`), None as '-'."""
     from rich.table import Table
 
-    table = Table(title=title, show_lines=False)
+    table = Table(title=None if title is None else visible(title), show_lines=False)
     for column in columns:
         table.add_column(column, overflow="fold")  # ids must stay whole when piped
     for row in rows:
-        table.add_row(*("-" if cell is None else str(cell) for cell in row))
+        table.add_row(*(cell(value) for value in row))
     stdout_console().print(table)
 
 

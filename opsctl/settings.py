@@ -6,12 +6,18 @@ secrets file `~/.007`. Like LiteLLM (`litellm/__init__.py` loads dotenv only
 while `LITELLM_MODE` is unset or exactly `DEV`), `LITELLM_MODE=PRODUCTION`
 turns dotenv loading off; `~/.007` is still read (it is the operator's
 secrets file, not the project's).
+
+Values are checked where they are used, so a bad proxy URL does not stop
+`opsctl db status`: `http_url` and `database_url_problem` say what is wrong
+with a URL without ever repeating it (it may hold a password).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import stat
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -20,6 +26,9 @@ from urllib.parse import urlsplit, urlunsplit
 from opsctl.errors import ExitCode, OpsctlError
 
 DEFAULT_PROXY_URL = "http://127.0.0.1:4000"
+DEFAULT_DEADLINE = "120"  # seconds an HTTP command may take in all
+MAX_DEADLINE = 86400.0
+MAX_DOTENV_BYTES = 1024 * 1024
 
 # field name -> (environment variable, default, is secret)
 FIELDS: dict[str, tuple[str, str | None, bool]] = {
@@ -31,6 +40,7 @@ FIELDS: dict[str, tuple[str, str | None, bool]] = {
     "compose_file": ("OPSCTL_COMPOSE_FILE", "docker-compose.yml", False),
     "compose_project": ("COMPOSE_PROJECT_NAME", None, False),
     "policy_file": ("OPSCTL_POLICY", None, False),
+    "deadline": ("OPSCTL_DEADLINE", DEFAULT_DEADLINE, False),
 }
 
 SECRETS_FILE_NAME = ".007"
@@ -46,6 +56,8 @@ class Settings:
     compose_file: str = "docker-compose.yml"  # relative to stack_dir unless absolute
     compose_project: str | None = None
     policy_file: str | None = None  # None: the packaged default policy
+    deadline: str = DEFAULT_DEADLINE  # seconds every HTTP command may take, retries included
+    started_at: float = field(default_factory=time.monotonic, compare=False)  # when the command began
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     warnings: tuple[str, ...] = field(default=(), compare=False)
     read_from: tuple[str, ...] = field(default=(), compare=False)  # the sources consulted, highest first
@@ -67,7 +79,32 @@ class Settings:
                 "no database: set DATABASE_URL (environment, .env or ~/.007) or pass --database-url",
                 ExitCode.USAGE,
             )
+        problem = database_url_problem(self.database_url)
+        if problem:
+            raise OpsctlError(f"{self.named('database_url')} is not a valid Postgres URL: {problem}", ExitCode.USAGE)
         return self.database_url
+
+    def named(self, name: str) -> str:
+        """How the user set a setting, for messages: `--proxy-url`, or `LITELLM_PROXY_URL (from .env)`."""
+        env_var = FIELDS[name][0]
+        source = self.source_of(name)
+        if source == "option":
+            return "--" + name.replace("_", "-")
+        return env_var if source in ("environment", "default") else f"{env_var} (from {source})"
+
+    def proxy_base_url(self) -> str:
+        """The proxy URL, checked: a USAGE error that does not repeat it when it is not usable."""
+        return http_url(self.proxy_url, self.named("proxy_url"))
+
+    def deadline_seconds(self) -> float:
+        try:
+            seconds = float(self.deadline)
+        except ValueError:
+            seconds = math.nan
+        if not (math.isfinite(seconds) and 0 < seconds <= MAX_DEADLINE):
+            raise OpsctlError(f"{self.named('deadline')} must be a number of seconds from 0 to {MAX_DEADLINE:.0f}",
+                              ExitCode.USAGE)
+        return seconds
 
     @property
     def compose_path(self) -> Path:
@@ -83,11 +120,61 @@ class Settings:
                 {
                     "name": name,
                     "env": env_var,
-                    "value": (mask_url(value) if name == "database_url" else mask(value)) if secret else value,
+                    # A proxy URL may carry user:password too.
+                    "value": (mask_url(value) if name == "database_url" else mask(value)) if secret else
+                             (mask_url(value) if value and "@" in value else value),
                     "source": self.source_of(name),
                 }
             )
         return rows
+
+
+def _has_control(text: str) -> bool:
+    return any(ord(ch) < 0x21 or 0x7F <= ord(ch) <= 0x9F for ch in text)
+
+
+def http_url(url: str, name: str) -> str:
+    """`url` if it is an http(s) URL with a host and a valid port; else a USAGE error that does not echo it."""
+    def refuse(why: str) -> OpsctlError:
+        return OpsctlError(f"{name} is not a usable proxy URL: {why} (expected e.g. {DEFAULT_PROXY_URL})", ExitCode.USAGE)
+
+    if _has_control(url):
+        raise refuse("it contains spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError as error:
+        why = "its [IPv6] host is not closed" if "IPv6" in str(error) else "its port is not a number from 1 to 65535"
+        raise refuse(why) from None
+    if parts.scheme not in ("http", "https"):
+        raise refuse("it must start with http:// or https://")
+    if not host:
+        raise refuse("it has no host")
+    if port == 0:
+        raise refuse("its port is not a number from 1 to 65535")
+    return url
+
+
+def database_url_problem(url: str) -> str | None:
+    """What is wrong with a DATABASE_URL, in words that never quote it; None when it looks usable.
+
+    A key=value DSN is left to libpq; a URL must be postgresql:// or postgres://
+    with a closed [IPv6] host and a port from 1 to 65535.
+    """
+    if "\x00" in url or "\n" in url or "\r" in url:
+        return "it contains control characters"
+    if "://" not in url:
+        return None if "=" in url else "expected postgresql://user:password@host:port/dbname"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as error:
+        return "its [IPv6] host is not closed" if "IPv6" in str(error) else "its port is not a number from 1 to 65535"
+    if parts.scheme not in ("postgresql", "postgres"):
+        return "it must start with postgresql:// or postgres://"
+    if parts.port == 0:
+        return "its port is not a number from 1 to 65535"
+    return None
 
 
 def mask(value: str | None) -> str | None:
@@ -113,14 +200,27 @@ def mask_url(url: str | None) -> str | None:
     if "://" not in url or "password" in parts.query.lower():
         return mask(url)
     if password is None:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{password}@", ":****@", 1)))
+        # No password as urlsplit reads it; an "@" past the host may still end one libpq would read.
+        return mask(url) if "@" in url.split("://", 1)[1].replace(parts.netloc, "", 1) else url
+    shown = urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{password}@", ":****@", 1)))
+    # A password urlsplit reads differently from libpq (a "/" or "@" in it) must not survive in part.
+    return mask(url) if password in shown or shown.count("@") != 1 else shown
 
 
 def _read_dotenv(path: Path) -> dict[str, str]:
+    """A dotenv file's values: a regular file of at most 1 MiB of UTF-8, or a USAGE error."""
+    import io
+
     from dotenv import dotenv_values
 
-    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+    from opsctl.files import read_regular
+
+    data = read_regular(path, MAX_DOTENV_BYTES, "env file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise OpsctlError(f"env file {path} is not UTF-8 text (byte {error.start})", ExitCode.USAGE) from None
+    return {k: v for k, v in dotenv_values(stream=io.StringIO(text)).items() if v is not None}
 
 
 def _secrets_file_warning(path: Path) -> str | None:
@@ -150,7 +250,7 @@ def load_settings(
     production = mode != "DEV"  # exactly LiteLLM's test: any other value turns dotenv off
     if env_file is not None:
         path = Path(env_file)
-        if not path.is_file():
+        if not path.exists():
             raise OpsctlError(f"env file not found: {path}", ExitCode.USAGE)
         if production:
             warnings.append(f"LITELLM_MODE={mode}: ignoring {path}")

@@ -13,9 +13,16 @@
 -- tier, then the earlier entry. Values are merged into litellm_params as
 -- JSON numbers (LiteLLM reads any string there as ciphertext); every other
 -- key is kept. Rows already compliant are not touched, so a second run
--- updates 0 rows.
+-- updates 0 rows. A row whose litellm_params is not a JSON object (an array,
+-- a string) is listed first and left alone: `||` would wrap it in an array
+-- that grows on every run.
 
 BEGIN;
+
+SELECT model_name, model_id, jsonb_typeof(litellm_params) AS "litellm_params is not an object: left alone"
+FROM "LiteLLM_ProxyModelTable"
+WHERE jsonb_typeof(litellm_params) <> 'object'
+ORDER BY model_name, model_id;
 
 WITH rules (pattern, tier_index, rule_index, timeout, num_retries) AS (
     VALUES
@@ -53,6 +60,7 @@ SET litellm_params = t.litellm_params
     updated_by = 'opsctl-sql'
 FROM winners AS w
 WHERE t.model_id = w.model_id
+  AND jsonb_typeof(t.litellm_params) = 'object'
   AND (t.litellm_params -> 'timeout' IS DISTINCT FROM to_jsonb(w.timeout)
        OR t.litellm_params -> 'num_retries' IS DISTINCT FROM to_jsonb(w.num_retries))
 RETURNING t.model_name, t.model_id, w.timeout, w.num_retries;

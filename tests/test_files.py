@@ -91,3 +91,41 @@ def test_private_reads_refuse_links_other_owners_open_modes_and_size(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(OpsctlError, match="not a regular file"):
         read_private(fifo, 10)
+
+
+def test_private_append_creates_0600_and_refuses_links_fifos_and_foreign_files(tmp_path):
+    from opsctl.files import open_private_append
+
+    handle, created = open_private_append(tmp_path / "keys.csv")
+    assert created and stat.S_IMODE((tmp_path / "keys.csv").stat().st_mode) == 0o600
+    handle.write(b"a\n")
+    handle.close()
+    handle, created = open_private_append(tmp_path / "keys.csv")
+    assert not created
+    handle.close()
+    victim = tmp_path / "victim"
+    victim.write_text("")
+    (tmp_path / "link").symlink_to(victim)
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    os.mkfifo(tmp_path / "fifo")
+    theirs = tmp_path / "theirs"
+    theirs.write_text("")
+    theirs.chmod(0o600)
+    os.chown(theirs, NOBODY, NOBODY)
+    for name, message in [("link", "is a symlink"), ("dangling", "is a symlink"), ("fifo", "No such device"),
+                          ("theirs", "owned by another user")]:
+        with pytest.raises(OpsctlError, match=message):
+            open_private_append(tmp_path / name)
+    assert victim.read_text() == "" and not (tmp_path / "nowhere").exists()
+
+
+def test_read_regular_follows_a_link_to_a_file_but_never_reads_a_fifo_or_device(tmp_path):
+    from opsctl.files import read_regular
+
+    (tmp_path / "real").write_bytes(b"x")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    assert read_regular(tmp_path / "link", 10) == b"x"
+    os.mkfifo(tmp_path / "fifo")
+    for path in (tmp_path / "fifo", "/dev/zero"):
+        with pytest.raises(OpsctlError, match="is not a regular file"):
+            read_regular(path, 10)

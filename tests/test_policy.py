@@ -87,4 +87,56 @@ def test_bad_policy_names_file_and_line(text, message):
 def test_unreadable_policy_file(tmp_path):
     with pytest.raises(OpsctlError) as raised:
         load_policy(tmp_path / "missing.toml")
-    assert raised.value.message == f"cannot read policy file {tmp_path / 'missing.toml'}: No such file or directory"
+    assert raised.value.message == f"policy file {tmp_path / 'missing.toml'} does not exist"
+
+
+TIER = '[[tiers]]\nname = "t"\ntimeout = {timeout}\nnum_retries = {retries}\nmodels = ["m"]\n'
+
+
+@pytest.mark.parametrize(
+    ("timeout", "retries", "message"),
+    [
+        ("nan", 1, "p.toml:3: timeout must be a finite number of seconds up to 86400, got nan"),
+        ("inf", 1, "p.toml:3: timeout must be a finite number of seconds up to 86400, got inf"),
+        ("1e309", 1, "p.toml:3: timeout must be a finite number of seconds up to 86400, got inf"),
+        ("-nan", 1, "p.toml:3: timeout must be a finite number of seconds up to 86400, got nan"),
+        ("86401", 1, "p.toml:3: timeout must be a finite number of seconds up to 86400, got 86401"),
+        (30, 11, "p.toml:4: num_retries must be at most 10, got 11"),
+        (30, "9" * 5000, "p.toml:4: a number with too many digits"),
+        ("1" + "0" * 4400, 1, "p.toml:3: a number with too many digits"),
+        (30, '"sk-' + "a" * 80 + '"', "p.toml:4: num_retries must be a whole number >= 0, got 'sk-****'"),
+    ],
+)
+def test_policy_numbers_must_be_finite_and_in_range(timeout, retries, message):
+    """NaN would be written as the string "NaN" (LiteLLM reads strings as ciphertext), and re-applied every run."""
+    with pytest.raises(OpsctlError) as raised:
+        parse_policy(TIER.format(timeout=timeout, retries=retries), "p.toml")
+    assert (raised.value.message, raised.value.exit_code) == (message, ExitCode.USAGE)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[keys]\nmax_budget = nan\n", "p.toml:2: keys.max_budget must be a finite number, got nan"),
+        ("[keys]\nrpm_limit = 9223372036854775808\n",
+         "p.toml:2: keys.rpm_limit must be at most 9.22337e+18, got 9223372036854775808"),
+        ("tiers = 5\n", "p.toml:1: tiers must be an array of tables ([[tiers]])"),
+        ("tiers = [1]\n", "p.toml:1: tier 1 must be a table ([[tiers]])"),
+        ("x = " + "[" * 3000 + "]" * 3000 + "\n", "p.toml:1: nested too deep"),
+    ],
+)
+def test_more_hostile_policy_values(text, message):
+    with pytest.raises(OpsctlError) as raised:
+        parse_policy(text, "p.toml")
+    assert raised.value.message == message
+
+
+def test_policy_file_that_is_not_a_regular_file_or_not_text(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "fifo.toml")  # would block a plain open() forever
+    with pytest.raises(OpsctlError, match="is not a regular file"):
+        load_policy(tmp_path / "fifo.toml")
+    (tmp_path / "latin1.toml").write_bytes(b"# caf\xe9\n")
+    with pytest.raises(OpsctlError, match=r"latin1.toml: not UTF-8 text \(byte 5\)"):
+        load_policy(tmp_path / "latin1.toml")

@@ -40,3 +40,18 @@ def test_safe_text_cuts_long_text():
 
 def test_short_or_empty_secrets_do_not_erase_the_text():
     assert redact("a b c", ["", None, "a"]) == "a b c"
+
+
+def test_visible_shows_control_characters_as_escapes():
+    from opsctl.redact import visible
+
+    assert visible("chat[/bold]-x\x1b[31m\r\n\u202e\ud800") == "chat[/bold]-x\\x1b[31m\\x0d\\x0a\\u202e\\ud800"
+    assert visible("a\nb\x07", keep_newlines=True) == "a\nb\\x07"
+
+
+def test_scrub_masks_a_secret_in_every_string_and_key_of_an_answer():
+    from opsctl.redact import scrub
+
+    answer = {"keys": [{"key_alias": SECRET, SECRET: 1, "n": 5, "m": [quote(SECRET, safe=""), "html " + __import__("html").escape(SECRET)]}]}
+    assert json.dumps(scrub(answer, [SECRET])) == json.dumps(
+        {"keys": [{"key_alias": "****", "****": 1, "n": 5, "m": ["****", "html ****"]}]})

@@ -122,3 +122,58 @@ def test_secrets_file_readable_by_others_is_warned_about(isolated_env, mode, war
     expected = f"Warning: {secrets} is readable by group or others (mode {mode:04o}); run: chmod 600 {secrets}"
     assert (expected in stderr.splitlines()) is warned
     assert ("Warning" in stderr) is warned
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("postgresql://postgres:PWSECRET99@[::1/db", "its [IPv6] host is not closed"),
+        ("postgresql://postgres:PWSECRET99@db:99999/db", "its port is not a number from 1 to 65535"),
+        ("mysql://root:PWSECRET99@db/x", "it must start with postgresql:// or postgres://"),
+        ("PWSECRET99", "expected postgresql://user:password@host:port/dbname"),
+    ],
+)
+def test_a_malformed_database_url_is_never_echoed(url, why, monkeypatch):
+    """Before: `postgresql://postgres:PWSECRET99@[::1/db` printed the password in the error."""
+    monkeypatch.setenv("DATABASE_URL", url)
+    result = CliRunner().invoke(cli, ["db", "status"])
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: DATABASE_URL is not a valid Postgres URL: {why}\n"
+    assert "PWSECRET99" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--proxy-url", "http://127.0.0.1:99999"], {},
+         "Error: --proxy-url is not a usable proxy URL: its port is not a number from 1 to 65535 (expected e.g. http://127.0.0.1:4000)\n"),
+        (["--proxy-url", "http://[::1"], {},
+         "Error: --proxy-url is not a usable proxy URL: its [IPv6] host is not closed (expected e.g. http://127.0.0.1:4000)\n"),
+        ([], {"LITELLM_PROXY_URL": "ftp://u:PWSECRET99@h"},
+         "Error: LITELLM_PROXY_URL is not a usable proxy URL: it must start with http:// or https:// (expected e.g. http://127.0.0.1:4000)\n"),
+        (["--master-key", "sk-clé-PWSECRET99"], {},
+         "Error: --master-key holds characters an HTTP header cannot carry (non-ASCII, spaces or control characters): check the key\n"),
+        ([], {"LITELLM_MASTER_KEY": "sk-PWSECRET99\r\nX-Injected: 1"},
+         "Error: LITELLM_MASTER_KEY holds characters an HTTP header cannot carry (non-ASCII, spaces or control characters): check the key\n"),
+        ([], {"OPSCTL_DEADLINE": "nan"}, "Error: OPSCTL_DEADLINE must be a number of seconds from 0 to 86400\n"),
+    ],
+)
+def test_bad_proxy_url_master_key_or_deadline_is_a_usage_error(args, env, message, monkeypatch):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    if "LITELLM_MASTER_KEY" not in env and "--master-key" not in args:
+        monkeypatch.setenv("LITELLM_MASTER_KEY", MASTER_KEY)
+    result = CliRunner().invoke(cli, [*args, "keys", "list"])
+    assert (result.exit_code, result.stderr) == (2, message)
+    assert "PWSECRET99" not in result.output
+
+
+def test_a_dotenv_file_that_is_not_text_or_not_a_file(tmp_path):
+    import os
+
+    (tmp_path / "bad.env").write_bytes(b"A=caf\xe9\n")
+    result = CliRunner().invoke(cli, ["--env-file", "bad.env", "config", "show"])
+    assert (result.exit_code, result.stderr.splitlines()[-1]) == (2, "Error: env file bad.env is not UTF-8 text (byte 5)")
+    os.mkfifo(tmp_path / "fifo.env")  # reading it would block forever
+    result = CliRunner().invoke(cli, ["--env-file", "fifo.env", "config", "show"])
+    assert (result.exit_code, result.stderr.splitlines()[-1]) == (2, "Error: env file fifo.env is not a regular file")

@@ -3,12 +3,24 @@
 Every failure becomes one OpsctlError line (a ProxyError) that names the
 proxy URL and never contains the master key or a plaintext `sk-` key.
 
+Bounds, whatever the server does: each attempt has a total time limit (not
+only a per-read one, which a server dripping a byte a second never trips),
+every command has one overall deadline (OPSCTL_DEADLINE, retries included),
+and no answer is read past MAX_RESPONSE_BYTES. Redirects are not followed
+(the master key stays with the proxy it was meant for). Answers are decoded
+with opsctl.jsonsafe and the master key is scrubbed from them, however the
+server quoted it; `wrong_shape` is the one error for an answer that is JSON
+but not what LiteLLM sends (the callers in keys/teams check what they read).
+
 Retries: with backoff, only for connection failures and 502/503/504, and
 only where a retry cannot do a write twice. Each call says whether it is
 `idempotent`. A non-idempotent call (POST /key/generate) is retried only
 when the request certainly never reached the server (the connection could
 not be opened); a dropped connection or a 502/503/504 after it was sent is
 reported as ambiguous instead, so the caller can check before it retries.
+
+The blocking ProxyClient runs the same asyncio code on a private event loop,
+so both clients share one implementation of these bounds.
 """
 
 from __future__ import annotations
@@ -18,24 +30,30 @@ import asyncio
 import random
 import re
 import time
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Mapping
+from typing import Any, AsyncIterator, Callable, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from opsctl import jsonsafe
 from opsctl.errors import ExitCode, OpsctlError
-from opsctl.redact import safe_text
+from opsctl.redact import safe_text, scrub
 from opsctl.settings import Settings
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+MAX_PAGES = 10_000  # of 100 keys: a million keys is more than any gateway; 10**12 is a hostile server
 RETRY_STATUSES = frozenset({502, 503, 504})
 # A request that failed with one of these was never sent: retrying cannot duplicate it.
 NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Nor with these, but retrying will not help: the request could not be made at all.
+NOT_MADE_ERRORS = (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.ProxyError)
 # LiteLLM words "no database" differently per route, and /team/list says it with a 400.
 NO_DATABASE = re.compile(r"\b(db|database)\b[^.]*\bnot connected|not connected to (the )?db|no db connected", re.IGNORECASE)
 MAX_DETAIL = 300
+HEADER_SAFE = re.compile(r"^[\x21-\x7e]+$")  # what an Authorization header value may hold
 
 
 class ProxyError(OpsctlError):
@@ -69,7 +87,15 @@ def display_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", "")).rstrip("/")
 
 
-def error_detail(response: httpx.Response) -> str:
+@dataclass(frozen=True)
+class Answer:
+    """One HTTP answer, read whole (within MAX_RESPONSE_BYTES)."""
+
+    status: int
+    body: bytes
+
+
+def error_detail(body: bytes) -> str:
     """LiteLLM's own error text from a response body, as one line.
 
     LiteLLM answers `{"error": {"message": ...}}` (ProxyException), where the
@@ -77,52 +103,79 @@ def error_detail(response: httpx.Response) -> str:
     `{"detail": ...}`.
     """
     try:
-        body = response.json()
-    except ValueError:
-        return " ".join(response.text.split())[:MAX_DETAIL]
-    detail: Any = body
-    if isinstance(body, dict):
-        if isinstance(body.get("error"), dict):
-            detail = body["error"].get("message", body["error"])
-        elif "error" in body:
-            detail = body["error"]
-        elif "detail" in body:
-            detail = body["detail"]
-    if isinstance(detail, str) and detail.startswith("{"):
+        parsed = jsonsafe.loads(body)
+    except jsonsafe.JSONError:
+        return " ".join(body[: MAX_DETAIL * 4].decode("utf-8", "replace").split())[:MAX_DETAIL]
+    detail: Any = parsed
+    if isinstance(parsed, dict):
+        if isinstance(parsed.get("error"), dict):
+            detail = parsed["error"].get("message", parsed["error"])
+        elif "error" in parsed:
+            detail = parsed["error"]
+        elif "detail" in parsed:
+            detail = parsed["detail"]
+    if isinstance(detail, str) and detail.startswith("{") and len(detail) <= MAX_DETAIL * 10:
         try:
             detail = ast.literal_eval(detail)
-        except (ValueError, SyntaxError):
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             pass
     if isinstance(detail, dict) and len(detail) == 1:
         detail = next(iter(detail.values()))
     if isinstance(detail, list):  # FastAPI validation errors
         detail = "; ".join(
-            f"{'.'.join(str(p) for p in item.get('loc', ())[1:])}: {item.get('msg')}" if isinstance(item, dict) else str(item)
-            for item in detail
+            f"{'.'.join(str(p) for p in item.get('loc', ())[1:]) if isinstance(item.get('loc'), list) else ''}: {item.get('msg')}"
+            if isinstance(item, dict) else str(item)
+            for item in detail[:20]
         )
-    return " ".join(str(detail).split())[:MAX_DETAIL]
+    return " ".join(str(detail)[: MAX_DETAIL * 4].split())[:MAX_DETAIL]
+
+
+class _Deadline(Exception):
+    """The command's overall deadline passed (not an attempt's own limit)."""
+
+
+class _TooLarge(Exception):
+    def __init__(self, status: int):
+        self.status = status
 
 
 class _Core:
-    """What the sync and async clients share: URL, headers, error mapping."""
+    """What the sync and async clients share: URL, headers, bounds, retries, error mapping."""
 
     def __init__(self, settings: Settings, timeout: httpx.Timeout | float | None, retry: RetryPolicy | None):
         self.settings = settings
-        self.base_url = settings.proxy_url.rstrip("/")
-        self.shown_url = display_url(settings.proxy_url)
-        self.timeout = DEFAULT_TIMEOUT if timeout is None else timeout
+        self.base_url = settings.proxy_base_url().rstrip("/")  # a USAGE error for a URL that cannot work
+        self.shown_url = display_url(self.base_url)
+        self.timeout = httpx.Timeout(DEFAULT_TIMEOUT if timeout is None else timeout)
         self.retry = retry or RetryPolicy()
+        self.deadline_seconds = settings.deadline_seconds()
+        self.deadline = settings.started_at + self.deadline_seconds
+        # One attempt may take as long as its slowest single read would be allowed to.
+        self.attempt_seconds = max(t for t in (self.timeout.read, self.timeout.connect, 1.0) if t is not None)
+        self.max_bytes = MAX_RESPONSE_BYTES
 
     def headers(self, auth: bool) -> dict[str, str]:
-        if not auth:
-            return {}
-        return {"Authorization": f"Bearer {self.settings.require_master_key()}"}
+        headers = {"Accept-Encoding": "identity"}  # a compressed body could outgrow the size cap in one read
+        if auth:
+            key = self.settings.require_master_key()
+            if not HEADER_SAFE.match(key):
+                raise OpsctlError(
+                    f"{self.settings.named('master_key')} holds characters an HTTP header cannot carry "
+                    "(non-ASCII, spaces or control characters): check the key", ExitCode.USAGE)
+            headers["Authorization"] = f"Bearer {key}"
+        return headers
 
-    def should_retry(self, outcome: httpx.Response | httpx.TransportError, idempotent: bool, attempt: int) -> bool:
+    def wrong_shape(self, method: str, path: str, why: str, ambiguous: bool = False) -> ProxyError:
+        message = f"the proxy at {self.shown_url} answered {method} {path} with {why}, not what LiteLLM sends"
+        if ambiguous:
+            message += "; it may have been applied"
+        return ProxyError(message, ExitCode.FAILED, 200, ambiguous=ambiguous)
+
+    def should_retry(self, outcome: Answer | httpx.TransportError, idempotent: bool, attempt: int) -> bool:
         if attempt >= self.retry.retries:
             return False
-        if isinstance(outcome, httpx.Response):
-            return idempotent and outcome.status_code in RETRY_STATUSES
+        if isinstance(outcome, Answer):
+            return idempotent and outcome.status in RETRY_STATUSES
         if isinstance(outcome, NOT_SENT_ERRORS):
             return True
         return idempotent and isinstance(outcome, (httpx.NetworkError, httpx.TimeoutException, httpx.RemoteProtocolError))
@@ -131,6 +184,8 @@ class _Core:
         where = f"{method} {path}"
         if isinstance(error, NOT_SENT_ERRORS):
             return ProxyError(f"cannot reach the proxy at {self.shown_url} ({type(error).__name__})", ExitCode.UNREACHABLE)
+        if isinstance(error, NOT_MADE_ERRORS):
+            return ProxyError(f"cannot send {where} to the proxy at {self.shown_url} ({type(error).__name__})", ExitCode.UNREACHABLE)
         if isinstance(error, httpx.TimeoutException):
             what = f"the proxy at {self.shown_url} did not answer {where} in time"
         else:
@@ -139,17 +194,81 @@ class _Core:
             what += "; it may have been applied"
         return ProxyError(what, ExitCode.UNREACHABLE, ambiguous=not idempotent)
 
-    def result(self, response: httpx.Response, method: str, path: str, idempotent: bool) -> Any:
-        """The JSON body of a 2xx answer, or the ProxyError for anything else."""
-        status = response.status_code
+    def deadline_error(self, method: str, path: str, idempotent: bool, sent: bool) -> ProxyError:
+        message = (f"the proxy at {self.shown_url} did not finish {method} {path} within the command's "
+                   f"{self.deadline_seconds:g} s deadline (OPSCTL_DEADLINE)")
+        ambiguous = sent and not idempotent
+        if ambiguous:
+            message += "; it may have been applied"
+        return ProxyError(message, ExitCode.UNREACHABLE, ambiguous=ambiguous)
+
+    def too_large(self, method: str, path: str, status: int) -> ProxyError:
+        return ProxyError(f"the proxy at {self.shown_url} sent more than {self.max_bytes // (1024 * 1024)} MiB "
+                          f"in answer to {method} {path} (HTTP {status}); opsctl stopped reading", ExitCode.FAILED, status)
+
+    async def _exchange(self, http: httpx.AsyncClient, method: str, path: str, params, json, headers) -> Answer:
+        async with http.stream(method, path, params=params, json=json, headers=headers) as response:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and (len(declared) > 18 or int(declared) > self.max_bytes):
+                raise _TooLarge(response.status_code)
+            chunks, size = [], 0
+            async with aclosing(response.aiter_bytes()) as body:  # closed here, not by a loop already gone
+                async for chunk in body:
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        raise _TooLarge(response.status_code)
+                    chunks.append(chunk)
+            return Answer(response.status_code, b"".join(chunks))
+
+    async def send(self, http: httpx.AsyncClient, method: str, path: str, *, params=None, json=None,
+                   auth: bool = True, idempotent: bool) -> Any:
+        headers = self.headers(auth)
+        attempt = 0
+        while True:
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0:
+                raise self.deadline_error(method, path, idempotent, sent=attempt > 0)
+            limit = min(self.attempt_seconds, remaining)
+            try:
+                async with asyncio.timeout(limit):
+                    outcome: Answer | httpx.TransportError = await self._exchange(http, method, path, params, json, headers)
+            except TimeoutError:
+                if limit == remaining:
+                    raise self.deadline_error(method, path, idempotent, sent=True) from None
+                outcome = httpx.ReadTimeout(f"no whole answer within {limit:g} s")
+            except _TooLarge as error:
+                raise self.too_large(method, path, error.status) from None
+            except httpx.TransportError as error:
+                outcome = error
+            except httpx.InvalidURL:
+                raise OpsctlError(f"{self.settings.named('proxy_url')} is not a usable proxy URL", ExitCode.USAGE) from None
+            if not self.should_retry(outcome, idempotent, attempt):
+                if isinstance(outcome, Answer):
+                    return self.result(outcome, method, path, idempotent)
+                raise self.transport_error(outcome, method, path, idempotent)
+            delay = self.retry.delay(attempt)
+            if time.monotonic() + delay >= self.deadline:
+                raise self.deadline_error(method, path, idempotent, sent=not isinstance(outcome, NOT_SENT_ERRORS))
+            await asyncio.sleep(delay)
+            attempt += 1
+
+    def result(self, answer: Answer, method: str, path: str, idempotent: bool) -> Any:
+        """The decoded JSON of a 2xx answer (master key scrubbed), or the ProxyError for anything else."""
+        status = answer.status
         if 200 <= status < 300:
-            if not response.content:
+            if not answer.body:
                 return None
             try:
-                return response.json()
-            except ValueError:
-                raise ProxyError(f"the proxy at {self.shown_url} answered {method} {path} with non-JSON", ExitCode.FAILED, status) from None
-        detail = safe_text(error_detail(response), (self.settings.master_key,))
+                return scrub(jsonsafe.loads(answer.body), (self.settings.master_key,))
+            except jsonsafe.JSONError as error:
+                raise ProxyError(f"the proxy at {self.shown_url} answered {method} {path} with something that is not "
+                                 f"JSON ({error})" + ("" if idempotent else "; it may have been applied"),
+                                 ExitCode.FAILED, status, ambiguous=not idempotent) from None
+        detail = safe_text(error_detail(answer.body), (self.settings.master_key,))
+        if 300 <= status < 400:
+            message = (f"the proxy at {self.shown_url} answered {method} {path} with a redirect (HTTP {status}); "
+                       "opsctl does not follow redirects, so the master key goes to no other server: check the proxy URL")
+            raise ProxyError(message, ExitCode.FAILED, status, detail)
         if status in (401, 403):
             message = f"the proxy at {self.shown_url} rejected the master key (HTTP {status}): check LITELLM_MASTER_KEY"
             raise ProxyError(message, ExitCode.AUTH, status, detail)
@@ -169,16 +288,34 @@ class _Core:
         raise ProxyError(message, ExitCode.FAILED, status, detail, ambiguous)
 
 
-class ProxyClient:
-    """Blocking client: `with ProxyClient(settings) as proxy: proxy.get("/key/list")`."""
+def _http_client(core: _Core, transport, max_connections: int = 100) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+    # A plain-http proxy never needs TLS (no redirects are followed, no environment proxies used), and
+    # loading the CA bundle costs ~75 ms per client; https:// keeps full verification.
+    plain = core.base_url.startswith("http://")
+    return httpx.AsyncClient(base_url=core.base_url, timeout=core.timeout, transport=transport, limits=limits,
+                             follow_redirects=False, verify=not plain)
 
-    def __init__(self, settings: Settings, timeout=None, retry: RetryPolicy | None = None, transport: httpx.BaseTransport | None = None):
+
+class ProxyClient:
+    """Blocking client: `with ProxyClient(settings) as proxy: proxy.get("/key/list")`.
+
+    It drives the async implementation on its own event loop, so it must not
+    be used from inside a running loop (use AsyncProxyClient there).
+    """
+
+    def __init__(self, settings: Settings, timeout=None, retry: RetryPolicy | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None):
         self._core = _Core(settings, timeout, retry)
-        self._http = httpx.Client(base_url=self._core.base_url, timeout=self._core.timeout, transport=transport)
+        self._loop = asyncio.new_event_loop()
+        self._http = _http_client(self._core, transport)
 
     @property
     def url(self) -> str:
         return self._core.shown_url
+
+    def wrong_shape(self, method: str, path: str, why: str, ambiguous: bool = False) -> ProxyError:
+        return self._core.wrong_shape(method, path, why, ambiguous)
 
     def __enter__(self) -> "ProxyClient":
         return self
@@ -187,7 +324,10 @@ class ProxyClient:
         self.close()
 
     def close(self) -> None:
-        self._http.close()
+        if not self._loop.is_closed():
+            self._loop.run_until_complete(self._http.aclose())
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            self._loop.close()
 
     def get(self, path: str, params: Mapping[str, Any] | None = None, *, auth: bool = True, idempotent: bool = True) -> Any:
         return self.request("GET", path, params=params, auth=auth, idempotent=idempotent)
@@ -196,20 +336,8 @@ class ProxyClient:
         return self.request("POST", path, json=body, auth=auth, idempotent=idempotent)
 
     def request(self, method: str, path: str, *, params=None, json=None, auth: bool = True, idempotent: bool) -> Any:
-        core = self._core
-        headers = core.headers(auth)
-        attempt = 0
-        while True:
-            try:
-                response = self._http.request(method, path, params=params, json=json, headers=headers)
-            except httpx.TransportError as error:
-                if not core.should_retry(error, idempotent, attempt):
-                    raise core.transport_error(error, method, path, idempotent) from None
-            else:
-                if not core.should_retry(response, idempotent, attempt):
-                    return core.result(response, method, path, idempotent)
-            time.sleep(core.retry.delay(attempt))
-            attempt += 1
+        return self._loop.run_until_complete(
+            self._core.send(self._http, method, path, params=params, json=json, auth=auth, idempotent=idempotent))
 
 
 class AsyncProxyClient:
@@ -218,12 +346,14 @@ class AsyncProxyClient:
     def __init__(self, settings: Settings, timeout=None, retry: RetryPolicy | None = None,
                  transport: httpx.AsyncBaseTransport | None = None, max_connections: int = 100):
         self._core = _Core(settings, timeout, retry)
-        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-        self._http = httpx.AsyncClient(base_url=self._core.base_url, timeout=self._core.timeout, transport=transport, limits=limits)
+        self._http = _http_client(self._core, transport, max_connections)
 
     @property
     def url(self) -> str:
         return self._core.shown_url
+
+    def wrong_shape(self, method: str, path: str, why: str, ambiguous: bool = False) -> ProxyError:
+        return self._core.wrong_shape(method, path, why, ambiguous)
 
     async def __aenter__(self) -> "AsyncProxyClient":
         return self
@@ -240,31 +370,58 @@ class AsyncProxyClient:
     @asynccontextmanager
     async def stream(self, method: str, path: str, *, json=None, auth: bool = True, idempotent: bool = False) -> AsyncIterator[httpx.Response]:
         """One attempt, no retry: the 2xx response with its headers, body unread
-        (SSE, or when headers matter). A non-2xx answer, or a transport error
-        while connecting or reading the body, raises ProxyError as request() does."""
+        (SSE, or when headers matter); the caller bounds how long and how much it
+        reads. A non-2xx answer, or a transport error while connecting or reading
+        the body, raises ProxyError as request() does."""
         core = self._core
         headers = core.headers(auth)
         try:
             async with self._http.stream(method, path, json=json, headers=headers) as response:
                 if not 200 <= response.status_code < 300:
-                    await response.aread()
-                    core.result(response, method, path, idempotent)
+                    body = b""
+                    async for chunk in response.aiter_bytes():
+                        body += chunk
+                        if len(body) > MAX_DETAIL * 100:
+                            break
+                    core.result(Answer(response.status_code, body), method, path, idempotent)
                 yield response
         except httpx.TransportError as error:
             raise core.transport_error(error, method, path, idempotent) from None
 
     async def request(self, method: str, path: str, *, params=None, json=None, auth: bool = True, idempotent: bool) -> Any:
-        core = self._core
-        headers = core.headers(auth)
-        attempt = 0
-        while True:
-            try:
-                response = await self._http.request(method, path, params=params, json=json, headers=headers)
-            except httpx.TransportError as error:
-                if not core.should_retry(error, idempotent, attempt):
-                    raise core.transport_error(error, method, path, idempotent) from None
-            else:
-                if not core.should_retry(response, idempotent, attempt):
-                    return core.result(response, method, path, idempotent)
-            await asyncio.sleep(core.retry.delay(attempt))
-            attempt += 1
+        return await self._core.send(self._http, method, path, params=params, json=json, auth=auth, idempotent=idempotent)
+
+
+# What an answer's fields must be, for the fields opsctl computes with (the
+# rest is only printed, and any JSON value prints).
+Check = Callable[[Any], bool]
+
+
+def text(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def optional(check: Check) -> Check:
+    return lambda value: value is None or check(value)
+
+
+def list_of(check: Check) -> Check:
+    return lambda value: isinstance(value, list) and all(check(item) for item in value)
+
+
+def whole_number(low: int, high: int) -> Check:
+    return lambda value: isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def object_with(fields: Mapping[str, Check]) -> Check:
+    return lambda value: isinstance(value, dict) and bad_field(value, fields) is None
+
+
+def bad_field(answer: Any, fields: Mapping[str, Check]) -> str | None:
+    """Why `answer` is not an object whose `fields` pass their checks (a missing field is None); None if it is."""
+    if not isinstance(answer, dict):
+        return f"JSON {type(answer).__name__ if answer is not None else 'null'} instead of an object"
+    for name, check in fields.items():
+        if not check(answer.get(name)):
+            return f"a bad or missing {name!r}"
+    return None

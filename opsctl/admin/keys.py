@@ -14,23 +14,41 @@ from __future__ import annotations
 import asyncio
 import csv
 import hashlib
+import io
 import os
 import re
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from opsctl.errors import ExitCode, OpsctlError
-from opsctl.admin.client import AsyncProxyClient, ProxyClient, ProxyError
+from opsctl.files import open_private_append
+from opsctl.admin.client import (MAX_PAGES, AsyncProxyClient, ProxyClient, ProxyError, bad_field, list_of, object_with,
+                                 optional, text, whole_number)
 from opsctl.settings import Settings
 
 PAGE_SIZE = 100  # the most /key/list serves per page
 HASH = re.compile(r"^[0-9a-f]{64}$")
+MINTED_KEY = re.compile(r"^sk-[A-Za-z0-9_\-]{8,200}$")
 ALIAS_TAKEN = "already exists"
 # What `keys list` and `keys info` show of a key row: never key_name (a key fragment).
 LIST_FIELDS = ("token", "key_alias", "team_id", "models", "rpm_limit", "tpm_limit",
                "max_budget", "budget_duration", "spend", "expires", "blocked", "metadata", "created_at")
+
+
+# The fields of a /key/list or /key/info row that opsctl computes with; the rest is only shown.
+KEY_ROW = {"token": text, "key_alias": optional(text), "team_id": optional(text), "models": optional(list_of(text))}
+KEY_PAGE = {"keys": list_of(object_with(KEY_ROW)), "total_pages": optional(whole_number(0, MAX_PAGES))}
+
+
+def checked_page(proxy, answer: Any) -> dict:
+    """A /key/list answer whose keys and total_pages opsctl can rely on."""
+    why = bad_field(answer, KEY_PAGE)
+    if why:
+        if isinstance(answer, dict) and isinstance(answer.get("total_pages"), int) and answer["total_pages"] > MAX_PAGES:
+            why = f"total_pages {answer['total_pages']} (opsctl reads at most {MAX_PAGES} pages)"
+        raise proxy.wrong_shape("GET", "/key/list", why)
+    return answer
 
 
 def key_hash(key_or_hash: str) -> str:
@@ -77,31 +95,29 @@ class KeyResult:
 
 
 class KeyFile:
-    """`--output FILE`: CSV rows alias,key,token_id appended as each key is minted, mode 0600."""
+    """`--output FILE`: CSV rows alias,key,token_id appended as each key is minted, mode 0600.
+
+    Created without following a symlink; an existing file is trusted only when
+    it is a regular file we own with mode 0600 (opsctl.files.open_private_append).
+    """
 
     HEADER = ("alias", "key", "token_id")
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        except OSError as error:
-            raise OpsctlError(f"cannot write {self.path}: {error.strerror}", ExitCode.USAGE) from None
-        info = os.fstat(fd)
-        if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            os.close(fd)
-            raise OpsctlError(f"{self.path} is readable by group or others; run: chmod 600 {self.path}", ExitCode.USAGE)
-        self._handle = os.fdopen(fd, "a", newline="")
+        binary, created = open_private_append(self.path, "key file")
+        self._handle = io.TextIOWrapper(binary, encoding="utf-8", newline="", write_through=True)
         self._writer = csv.writer(self._handle)
-        if info.st_size == 0:
+        if created or os.fstat(binary.fileno()).st_size == 0:
             self._writer.writerow(self.HEADER)
-            self._handle.flush()
 
     def write(self, result: KeyResult) -> None:
         self._writer.writerow((result.alias or "", result.key, result.token_id))
         self._handle.flush()  # a key minted is a key written, even if the run dies next
 
     def close(self) -> None:
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
         self._handle.close()
 
 
@@ -137,21 +153,26 @@ async def existing_aliases(proxy: AsyncProxyClient, aliases: list[str], concurre
     if not wanted:
         return {}
     params = {"size": PAGE_SIZE, "return_full_object": "true"}
-    first = await proxy.get("/key/list", {**params, "page": 1})
-    pages = [first]
-    if (first.get("total_pages") or 1) - 1 <= len(wanted):
-        more = range(2, (first.get("total_pages") or 1) + 1)
-        pages += await _gather_bounded(concurrency, (proxy.get("/key/list", {**params, "page": n}) for n in more))
+
+    async def page(extra: dict) -> dict:
+        return checked_page(proxy, await proxy.get("/key/list", {**params, **extra}))
+
+    first = await page({"page": 1})
+    total = first.get("total_pages") or 1
+    if total - 1 <= len(wanted):
+        pages = [first, *await _gather_bounded(concurrency, (page({"page": n}) for n in range(2, total + 1)))]
     else:
-        pages = await _gather_bounded(
-            concurrency, (proxy.get("/key/list", {**params, "page": 1, "key_alias": a}) for a in sorted(wanted))
-        )
+        pages = await _gather_bounded(concurrency, (page({"page": 1, "key_alias": a}) for a in sorted(wanted)))
     found = {}
-    for page in pages:
-        for row in page.get("keys", []):
-            if isinstance(row, dict) and row.get("key_alias") in wanted:
+    for answer in pages:
+        for row in answer["keys"]:
+            if row.get("key_alias") in wanted:
                 found[row["key_alias"]] = row["token"]
     return found
+
+
+# LiteLLM mints "sk-" + secrets.token_urlsafe(16); anything else (ESC sequences included) is not a key we print.
+GENERATED = {"key": lambda value: isinstance(value, str) and MINTED_KEY.match(value) is not None, "token_id": optional(text)}
 
 
 async def _revoke_hashes(proxy: AsyncProxyClient, hashes: list[str]) -> None:
@@ -173,6 +194,9 @@ async def _mint(proxy: AsyncProxyClient, spec: KeySpec, existing: dict[str, str]
         if old:
             await _revoke_hashes(proxy, [old])
         answer = await proxy.post("/key/generate", spec.request, idempotent=False)
+        why = bad_field(answer, GENERATED)
+        if why:
+            raise proxy.wrong_shape("POST", "/key/generate", why, ambiguous=True)
     except ProxyError as error:
         if error.status == 400 and ALIAS_TAKEN in error.detail:  # created meanwhile by someone else
             return KeyResult(spec.where, alias, "exists")
@@ -220,13 +244,13 @@ def list_keys(proxy: ProxyClient, team: str | None = None, alias: str | None = N
         params["team_id"] = team
     if alias:
         params["key_alias"] = alias
-    rows, page = [], 1
-    while True:
-        answer = proxy.get("/key/list", {**params, "page": page})
-        rows += [public_row(row) for row in answer.get("keys", []) if isinstance(row, dict)]
-        if page >= (answer.get("total_pages") or 0):
-            return rows
-        page += 1
+    rows = []
+    for page in range(1, MAX_PAGES + 1):
+        answer = checked_page(proxy, proxy.get("/key/list", {**params, "page": page}))
+        rows += [public_row(row) for row in answer["keys"]]
+        if page >= (answer.get("total_pages") or 0) or not answer["keys"]:
+            break
+    return rows
 
 
 def get_key(proxy: ProxyClient, token: str) -> dict | None:
@@ -237,7 +261,10 @@ def get_key(proxy: ProxyClient, token: str) -> dict | None:
         if error.status == 404:
             return None
         raise
-    info = answer.get("info") or {}
+    why = bad_field(answer, {"info": object_with({name: check for name, check in KEY_ROW.items() if name != "token"})})
+    if why:
+        raise proxy.wrong_shape("GET", "/key/info", why)
+    info = answer["info"]
     if info.get("status") == "deleted":  # LiteLLM answers revoked keys from its archive
         return None
     return {"token": token, **{name: info.get(name) for name in LIST_FIELDS if name != "token"}, "status": info.get("status")}

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opsctl.errors import ExitCode, OpsctlError
-from opsctl.admin.client import ProxyClient, ProxyError
+from opsctl.admin.client import ProxyClient, ProxyError, bad_field, list_of, object_with, optional, text
 
 # checked option (key_rows.normalize) -> /team/new field
 REQUEST_FIELDS = {
@@ -26,6 +26,11 @@ REQUEST_FIELDS = {
 SHOWN_FIELDS = ("team_id", "team_alias", "models", "rpm_limit", "tpm_limit", "max_budget",
                 "budget_duration", "spend", "blocked", "metadata", "created_at")
 ID_TAKEN = "already exists"
+# The fields opsctl computes with; the rest of a team is only shown.
+TEAM = {"team_id": text, "models": optional(list_of(text))}
+TEAM_KEY = object_with({"key_alias": optional(text), "token": optional(text)})
+TEAM_INFO = {"team_info": object_with(TEAM), "keys": optional(list_of(TEAM_KEY))}
+LISTED_TEAM = {**TEAM, "keys": optional(lambda value: isinstance(value, list))}
 
 
 def build_team_request(defaults: dict[str, Any], options: dict[str, Any], team_id: str | None = None) -> dict[str, Any]:
@@ -45,11 +50,15 @@ def shown(team: dict) -> dict:
 def get_team(proxy: ProxyClient, team_id: str) -> dict | None:
     """/team/info's answer for a team, or None when it does not exist."""
     try:
-        return proxy.get("/team/info", {"team_id": team_id})
+        answer = proxy.get("/team/info", {"team_id": team_id})
     except ProxyError as error:
         if error.status == 404:
             return None
         raise
+    why = bad_field(answer, TEAM_INFO)
+    if why:
+        raise proxy.wrong_shape("GET", "/team/info", why)
+    return answer
 
 
 @dataclass(frozen=True)
@@ -67,7 +76,7 @@ def create_team(proxy: ProxyClient, request: dict, dry_run: bool = False) -> Tea
     if team_id:
         found = get_team(proxy, team_id)
         if found is not None:
-            return TeamResult("exists", found.get("team_info") or {}, request)
+            return TeamResult("exists", found["team_info"], request)
     if dry_run:
         return TeamResult("would-create", dict(request), request)
     try:
@@ -75,14 +84,24 @@ def create_team(proxy: ProxyClient, request: dict, dry_run: bool = False) -> Tea
         team = proxy.post("/team/new", request, idempotent=bool(team_id))
     except ProxyError as error:
         if team_id and error.status == 400 and ID_TAKEN in error.detail:
-            found = get_team(proxy, team_id) or {}
-            return TeamResult("exists", found.get("team_info") or {}, request)
+            found = get_team(proxy, team_id)
+            return TeamResult("exists", found["team_info"] if found else {}, request)
         raise
+    why = bad_field(team, TEAM)
+    if why:
+        raise proxy.wrong_shape("POST", "/team/new", why, ambiguous=not team_id)
     return TeamResult("created", team, request)
 
 
 def list_teams(proxy: ProxyClient) -> list[dict]:
-    return [{**shown(team), "keys": len(team.get("keys") or [])} for team in proxy.get("/team/list") or []]
+    answer = proxy.get("/team/list")
+    if not isinstance(answer, list):
+        raise proxy.wrong_shape("GET", "/team/list", f"JSON {type(answer).__name__ if answer is not None else 'null'} instead of a list")
+    for team in answer:
+        why = bad_field(team, LISTED_TEAM)
+        if why:
+            raise proxy.wrong_shape("GET", "/team/list", f"a team with {why}" if isinstance(team, dict) else why)
+    return [{**shown(team), "keys": len(team.get("keys") or [])} for team in answer]
 
 
 def team_info(proxy: ProxyClient, team_id: str) -> dict:
@@ -90,7 +109,7 @@ def team_info(proxy: ProxyClient, team_id: str) -> dict:
     if found is None:
         raise OpsctlError(f"no team with id {team_id!r}", ExitCode.FAILED)
     keys = [{"key_alias": key.get("key_alias"), "token": key.get("token")} for key in found.get("keys") or []]
-    return {**shown(found.get("team_info") or {}), "keys": keys}
+    return {**shown(found["team_info"]), "keys": keys}
 
 
 def update_team(proxy: ProxyClient, team_id: str, fields: dict) -> None:

@@ -57,7 +57,7 @@ def _evidence_cell(finding) -> str:
 
 
 def _print_tables(report: Report) -> None:
-    from rich.markup import escape
+    from rich.text import Text
 
     from opsctl.output import print_table
 
@@ -65,7 +65,7 @@ def _print_tables(report: Report) -> None:
         findings = [f for f in report.findings if f.check.section == section]
         if not findings:
             continue
-        rows = [[f"[{STYLES[f.status]}]{f.status.value}[/]", f.check.id, escape(_evidence_cell(f)), escape(f.fix or "")]
+        rows = [[Text(f.status.value, style=STYLES[f.status]), f.check.id, _evidence_cell(f), f.fix or ""]
                 for f in findings]
         print_table(["status", "check", "evidence", "fix"], rows, title=section)
 

@@ -35,6 +35,10 @@ def _policy(settings, policy_file):
 
 def _value(value) -> str:
     # As JSON: a stored string "30" is shown quoted, it is not the number 30 (LiteLLM reads it as ciphertext).
+    from opsctl.db.overrides import Unreadable
+
+    if isinstance(value, Unreadable):
+        return f"{value.text} (unreadable)"
     return "unset" if value is None else json.dumps(value)
 
 
@@ -71,6 +75,12 @@ def _show_plan(plan) -> None:
             [[d.model_name, d.model_id, _value(d.timeout), _value(d.num_retries)] for d in plan.uncovered],
             title="Not covered by any rule (left alone)",
         )
+    if plan.not_objects:
+        print_table(
+            ["model_name", "model_id", "litellm_params"],
+            [[d.model_name, d.model_id, f"a JSON {d.params_type}"] for d in plan.not_objects],
+            title="litellm_params is not a JSON object (left alone)",
+        )
     if plan.overlaps:
         print_table(
             ["model_name", "winning rule", "also matched"],
@@ -80,8 +90,18 @@ def _show_plan(plan) -> None:
 
 
 def _warn_unmatched(plan) -> None:
+    from opsctl.db.overrides import Unreadable
+
     for rule in plan.unmatched_rules:
         warn(f"rule {rule.pattern!r} (tier {rule.tier}) matches no model in the database")
+    for d in plan.not_objects:
+        warn(f"deployment {d.model_name} ({d.model_id}): litellm_params is a JSON {d.params_type}, not an object; "
+             "left alone (fix it in LiteLLM)")
+    for a in plan.changes:
+        for name, value in (("timeout", a.current_timeout), ("num_retries", a.current_num_retries)):
+            if isinstance(value, Unreadable):
+                warn(f"deployment {a.model_name} ({a.model_id}): {name} {value.text} is a number too large to "
+                     "read; the policy value replaces it")
 
 
 @db.command(name="apply-overrides")
@@ -123,12 +143,15 @@ def db_apply_overrides(settings, policy_file, dry_run, yes, backup, as_json):
     if not as_json:
         _show_plan(plan)
     _warn_unmatched(plan)
-    status(f"{len(plan.changes)} to change, {len(plan.compliant)} compliant, {len(plan.uncovered)} not covered")
+    left = f", {len(plan.not_objects)} not a JSON object" if plan.not_objects else ""
+    status(f"{len(plan.changes)} to change, {len(plan.compliant)} compliant, {len(plan.uncovered)} not covered{left}")
 
     result = None
     if plan.changes and not dry_run:
         confirm_write(yes, f"Update {len(plan.changes)} deployments?")
         result = apply_plan(database_url, plan, backup)
+        if result.note:
+            warn(result.note)
         status(f"Updated {result.updated} deployments. Undo: opsctl db restore {result.backup}")
     elif not plan.changes:
         status("Nothing to change.")
@@ -165,7 +188,8 @@ def db_status(settings, policy_file, as_json):
         {**a.deployment.to_json(), "status": "differs", "rule": rule_json(a.rule)} for a in plan.changes
     ] + [
         {**a.deployment.to_json(), "status": "complies", "rule": rule_json(a.rule)} for a in plan.compliant
-    ] + [{**d.to_json(), "status": "no rule", "rule": None} for d in plan.uncovered]
+    ] + [{**d.to_json(), "status": "no rule", "rule": None} for d in plan.uncovered
+    ] + [{**d.to_json(), "status": "not an object", "rule": None} for d in plan.not_objects]
     rows.sort(key=lambda row: (row["model_name"], row["model_id"]))
     if as_json:
         emit_json(rows)
@@ -177,42 +201,71 @@ def db_status(settings, policy_file, as_json):
     )
 
 
+def _restore_value(text) -> str:
+    from opsctl.db.overrides import stored_value
+
+    return "unset" if text is None else _value(stored_value(text))
+
+
 @db.command(name="restore")
 @click.argument("backup", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--dry-run", is_flag=True, help="Print what would be restored and write nothing.")
+@click.option("--dry-run", is_flag=True, help="Print what would be restored, with the values, and write nothing.")
+@click.option("--skip-edited", is_flag=True, help="Restore the other rows when some were edited after the apply.")
 @click.option("--yes", "-y", is_flag=True, help="Write without asking (needed when not interactive).")
 @json_option
 @pass_settings
-def db_restore(settings, backup, dry_run, yes, as_json):
-    """Undo an apply-overrides run: put back the before-images saved in BACKUP.
+def db_restore(settings, backup, dry_run, skip_edited, yes, as_json):
+    """Undo an apply-overrides run: put back the timeout and num_retries saved in BACKUP.
 
-    Only rows that still hold what opsctl wrote are restored; if any was
-    edited since, nothing is changed (exit 7).
+    Only those two keys are restored, only into rows that still hold what
+    opsctl wrote, and only on the database the file was written for. If
+    any row was edited since, nothing is changed (exit 7) unless
+    --skip-edited, which restores the others and lists the ones skipped.
+    BACKUP must be a regular file you own with mode 0600; a file whose
+    apply never committed (a killed run) is void and refused.
 
     \b
     Examples:
       opsctl db restore ~/.local/state/opsctl/db-overrides-20261127T120000000000Z.json --dry-run
       opsctl db restore before.json --yes
+      opsctl db restore before.json --skip-edited --yes
     """
     from opsctl.db.undo import apply_restore, load_restore_plan
 
     database_url = settings.require_database_url()
-    plan = load_restore_plan(database_url, backup)
+    source, plan = load_restore_plan(database_url, backup)
     if not as_json:
         groups = [("restore", plan.restore), ("already restored", plan.already),
-                  ("edited since the apply", plan.modified), ("deleted since the apply", plan.missing)]
-        print_table(["model_name", "model_id", "action"],
-                    [[r["model_name"], r["model_id"], label] for label, rows in groups for r in rows])
+                  ("skip: edited since the apply" if skip_edited else "edited since the apply", plan.modified),
+                  ("deleted since the apply", plan.missing)]
+        print_table(
+            ["model_name", "model_id", "action", "timeout", "num_retries"],
+            [[r.model_name, r.model_id, label,
+              *(_arrow_text(r.current.get(key), r.restored[key], bool(r.current)) for key in ("timeout", "num_retries"))]
+             for label, rows in groups for r in rows])
     for row in plan.missing:
-        warn(f"deployment {row['model_name']} ({row['model_id']}) no longer exists; it cannot be restored")
+        warn(f"deployment {row.model_name} ({row.model_id}) no longer exists; it cannot be restored")
+    if skip_edited:
+        for row in plan.modified:
+            warn(f"deployment {row.model_name} ({row.model_id}) was edited after the apply: skipped")
     restored = 0
+    if plan.modified and not (skip_edited or dry_run):
+        apply_restore(database_url, source, plan)  # the one error for rows edited since the apply (exit 7)
     if plan.restore and not dry_run:
         confirm_write(yes, f"Restore {len(plan.restore)} deployments?")
-        restored = apply_restore(database_url, plan)
-        status(f"Restored {restored} deployments.")
+        restored = apply_restore(database_url, source, plan, skip_edited=skip_edited)
+        skipped = f"; skipped {len(plan.modified)} edited since the apply" if skip_edited and plan.modified else ""
+        status(f"Restored {restored} deployments{skipped}.")
     elif not plan.restore:
         status("Nothing to restore.")
     else:
         status("Dry run: nothing was written.")
     if as_json:
         emit_json({"dry_run": dry_run, "restored": restored, "plan": plan.to_json()})
+
+
+def _arrow_text(current, restored, exists: bool) -> str:
+    if not exists:
+        return f"-> {_restore_value(restored)}"
+    now, then = _restore_value(current), _restore_value(restored)
+    return now if now == then else f"{now} -> {then}"

@@ -4,6 +4,7 @@ import click
 
 from opsctl.cli import pass_settings
 from opsctl.output import emit_json, json_option, print_table, status
+from opsctl.redact import visible
 
 
 @click.group()
@@ -55,7 +56,7 @@ def teams_create(settings, team_id, dry_run, as_json, **options):
         status(f"dry run: would create team {request.get('team_id') or '(id chosen by the proxy)'} with {limits}")
     else:
         status(f"created team {team.get('team_id')!r} with {limits}")
-        click.echo(team.get("team_id"))
+        click.echo(visible(team.get("team_id")))
 
 
 @teams.command(name="list")

@@ -31,6 +31,8 @@ _MISSING_DATABASE = re.compile(r"database \".*\" does not exist")
 
 def describe_url(database_url: str) -> str:
     """user@host:port/dbname: enough to recognise the database, no password."""
+    from opsctl.redact import redact
+
     try:
         parts = psycopg.conninfo.conninfo_to_dict(libpq_url(database_url))
     except psycopg.ProgrammingError:
@@ -38,7 +40,17 @@ def describe_url(database_url: str) -> str:
     user = parts.get("user") or "?"
     host = parts.get("host") or "localhost"
     port = parts.get("port") or "5432"
-    return f"{user}@{host}:{port}/{parts.get('dbname') or user}"
+    # A URL libpq splits where the user did not (a "/" in the password) must not show the password as a port.
+    return redact(f"{user}@{host}:{port}/{parts.get('dbname') or user}", _password_candidates(database_url))
+
+
+def _password_candidates(database_url: str) -> list[str]:
+    """Every string that may be the password: libpq's reading, and the naive user:PASSWORD@ one."""
+    candidates = [_password_of(database_url)]
+    authority = database_url.split("://", 1)[-1]
+    if "@" in authority and ":" in authority.rsplit("@", 1)[0]:
+        candidates.append(authority.rsplit("@", 1)[0].split(":", 1)[1])
+    return [c for c in candidates if c]
 
 
 def _password_of(database_url: str) -> str | None:
@@ -48,17 +60,22 @@ def _password_of(database_url: str) -> str | None:
         return None
 
 
-def _server_reason(error: psycopg.Error, password: str | None) -> str:
-    """The last 'failed: ...' reason of a libpq message, first line, password scrubbed."""
+def _server_reason(error: psycopg.Error, password: str | None, database_url: str | None = None) -> str:
+    """The last 'failed: ...' reason of a libpq message, first line, password and URL scrubbed."""
+    from opsctl.redact import redact
+
     text = str(error).split("failed: ")[-1].splitlines()[0] if str(error) else type(error).__name__
     text = text.replace("FATAL:  ", "").strip()
-    return text.replace(password, "****") if password else text
+    if isinstance(error, psycopg.ProgrammingError):
+        # libpq quotes the piece it could not parse, which may be the whole URL or the password.
+        text = re.sub(r'"[^"]*"?', '"…"', text)
+    return redact(text, (password, database_url, *(_password_candidates(database_url) if database_url else ())))
 
 
 def connect_error(error: psycopg.Error, database_url: str) -> OpsctlError:
     """Map a connect failure to the documented exit codes."""
     where = describe_url(database_url)
-    reason = _server_reason(error, _password_of(database_url))
+    reason = _server_reason(error, _password_of(database_url), database_url)
     if isinstance(error, psycopg.ProgrammingError):
         return OpsctlError(f"DATABASE_URL is not a valid Postgres URL: {reason}", ExitCode.USAGE)
     if _AUTH_FAILURES.search(reason):

@@ -4,15 +4,21 @@ policy file, and write a `.env` with fresh secrets.
 Nothing is written until every file has been rendered and checked, and an
 existing file is only replaced with `force`. An existing `.env` keeps its
 values even then: new secrets would lock the stack out of its own Postgres
-volume.
+volume. Every file is written with opsctl.files.write_atomic (never through a
+planted symlink or temporary name, never into another user's file); a
+symlink, FIFO or foreign file where a stack file goes is refused before
+anything is written. A kept .env value is written back so that python-dotenv
+and Compose both read it as it was (quoted when needed), or init refuses.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
 import secrets
+import stat
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -26,6 +32,11 @@ ENV = ".env"
 POLICY_MARK = "POLICY"
 GENERATED = "GENERATED"
 
+MAX_STACK_FILE = 1024 * 1024
+# Values python-dotenv and Compose read alike when unquoted; single quotes are literal to both.
+_PLAIN_VALUE = re.compile(r"^[A-Za-z0-9_\-.:/@%+=,~?&]*$")
+_QUOTABLE_VALUE = re.compile(r"^[^'\\\x00-\x1f\x7f]*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MODEL_NAME = re.compile(r"^\s*-\s*model_name:\s*(\S+)\s*$")
 _POLICY_FIELD = re.compile(rf"^(\s*)(timeout|num_retries):\s*{POLICY_MARK}\s*$")
 
@@ -43,7 +54,12 @@ def template_root():
 
 
 def template_files() -> dict[str, str]:
-    """Every packaged template file, by path relative to the stack directory."""
+    """Every packaged template file, by path relative to the stack directory (a fresh dict each call)."""
+    return dict(_read_templates())
+
+
+@functools.cache  # the package's files do not change while opsctl runs
+def _read_templates() -> dict[str, str]:
     found: dict[str, str] = {}
 
     def walk(node, prefix: str) -> None:
@@ -91,6 +107,18 @@ def parse_env(text: str) -> dict[str, str]:
     return {k: v or "" for k, v in dotenv_values(stream=io.StringIO(text)).items()}
 
 
+def env_line(name: str, value: str) -> str:
+    """`NAME=value` that python-dotenv and Compose both read back as `value`; USAGE error if none does."""
+    if not _ENV_NAME.match(name):
+        raise OpsctlError(f"{ENV}: cannot keep a variable named {name[:40]!r}: edit {ENV} by hand or remove it", ExitCode.USAGE)
+    if _PLAIN_VALUE.match(value):
+        return f"{name}={value}\n"
+    if _QUOTABLE_VALUE.match(value):
+        return f"{name}='{value}'\n"
+    raise OpsctlError(f"{ENV}: the value of {name} holds a quote, backslash or control character that Compose and "
+                      f"python-dotenv read differently: edit {ENV} by hand", ExitCode.USAGE)
+
+
 def new_secret(name: str) -> str:
     # LiteLLM wants master keys to start with sk-; hex keeps passwords URL-safe.
     return "sk-" + secrets.token_urlsafe(32) if name == "LITELLM_MASTER_KEY" else secrets.token_hex(24)
@@ -109,23 +137,51 @@ def render_env(example: str, existing: dict[str, str]) -> str:
             f"postgresql://{values['POSTGRES_USER']}:{values['POSTGRES_PASSWORD']}@postgres:5432/{values['POSTGRES_DB']}"
         )
     lines = ["# Written by opsctl init: secrets. Keep this file mode 0600 and out of version control.\n"]
-    lines += [f"{name}={value}\n" for name, value in values.items()]
-    lines += [f"{name}={value}\n" for name, value in existing.items() if name not in values]
+    lines += [env_line(name, value) for name, value in values.items()]
+    lines += [env_line(name, value) for name, value in existing.items() if name not in values]
     return "".join(lines)
+
+
+def _existing(directory: Path, relative: str) -> str | None:
+    """The text of a stack file already there (None when absent), refusing what init must not write over."""
+    from opsctl.files import read_regular
+
+    parts = Path(relative).parts
+    for depth in range(1, len(parts) + 1):
+        path = directory.joinpath(*parts[:depth])
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            return None
+        last = depth == len(parts)
+        if stat.S_ISLNK(info.st_mode):
+            raise OpsctlError(f"{path} is a symlink: refusing to write the stack through it", ExitCode.REFUSED)
+        if (not last and not stat.S_ISDIR(info.st_mode)) or (last and not stat.S_ISREG(info.st_mode)):
+            raise OpsctlError(f"{path} is not a {'directory' if not last else 'regular file'}: refusing to write there",
+                              ExitCode.REFUSED)
+        if last and info.st_uid != os.geteuid():
+            raise OpsctlError(f"{path} is owned by another user: refusing to write the stack into it", ExitCode.REFUSED)
+    data = read_regular(directory / relative, MAX_STACK_FILE, "stack file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        if relative == ENV:
+            raise OpsctlError(f"{directory / ENV} is not UTF-8 text: fix or remove it", ExitCode.USAGE) from None
+        return ""  # differs from anything we would write
 
 
 def plan_init(directory: Path, policy: Policy, force: bool = False) -> list[PlannedFile]:
     """Everything `opsctl init` would write, rendered and checked; raises before any write."""
     files = template_files()
     files[CONFIG] = render_config(files[CONFIG], policy)
-    env_path = directory / ENV
-    existing_env = parse_env(env_path.read_text()) if env_path.is_file() else {}
+    current = {relative: _existing(directory, relative) for relative in sorted({*files, ENV})}
+    existing_env = parse_env(current[ENV]) if current[ENV] is not None else {}
     files[ENV] = render_env(files[ENV_EXAMPLE], existing_env)
 
     plan = []
     for relative, content in sorted(files.items()):
-        exists = (directory / relative).exists()
-        if exists and (directory / relative).read_text() == content:
+        exists = current[relative] is not None
+        if exists and current[relative] == content:
             action = "keep"
         else:
             action = "overwrite" if exists else "create"
@@ -142,16 +198,27 @@ def plan_init(directory: Path, policy: Policy, force: bool = False) -> list[Plan
 
 
 def write_plan(directory: Path, plan: list[PlannedFile]) -> None:
-    """Write each file through a temporary file and a rename, with its mode set before the rename."""
+    """Write each file atomically with its mode (opsctl.files.write_atomic); a kept file only gets its mode."""
+    from opsctl.files import write_atomic
+
     for planned in plan:
         target = directory / planned.relative
         if planned.action == "keep":
-            os.chmod(target, planned.mode)
+            _set_mode(target, planned.mode)
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{target.name}.opsctl-tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, planned.mode)
-        with os.fdopen(fd, "w") as handle:
-            os.fchmod(handle.fileno(), planned.mode)
-            handle.write(planned.content)
-        os.replace(temporary, target)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise OpsctlError(f"cannot create {target.parent}: {error.strerror}", ExitCode.FAILED) from None
+        write_atomic(target, planned.content, planned.mode, what="the stack")
+
+
+def _set_mode(target: Path, mode: int) -> None:
+    try:
+        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)  # chmod() would follow a symlink
+    except OSError as error:
+        raise OpsctlError(f"cannot set the mode of {target}: {error.strerror}", ExitCode.REFUSED) from None
+    try:
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)

@@ -105,7 +105,8 @@ def test_output_file_readable_by_others_is_refused_before_minting(fake_target, t
     out.chmod(0o644)
     result = fake_target.run("keys", "create", "--alias", "x", "--output", str(out))
     assert result.exit_code == 2
-    assert result.stderr == f"Error: {out} is readable by group or others; run: chmod 600 {out}\n"
+    assert result.stderr == (f"Error: key file {out} is readable or writable by others (mode 0644); "
+                             f"it must be 0600: chmod 600 {out}\n")
     assert fake_target.fake.requests == []
 
 
@@ -166,3 +167,22 @@ def test_rpm_limit_is_enforced_by_the_proxy(target):
                           json=request, timeout=30) for _ in range(3)]
     assert [a.status_code for a in answers] == [200, 200, 429], [a.text for a in answers]
     assert len(target.proxy.upstream.requests_for(FAKE_CHAT_MODEL)) - before == 2  # the third never left the proxy
+
+
+def test_output_file_of_another_user_or_through_a_symlink_gets_no_key(fake_target, tmp_path):
+    """Before: a 0600 file owned by another user received minted keys."""
+    import os
+
+    theirs = tmp_path / "theirs.csv"
+    theirs.write_text("")
+    theirs.chmod(0o600)
+    os.chown(theirs, 65534, 65534)
+    victim = tmp_path / "victim.csv"
+    victim.write_text("")
+    (tmp_path / "link.csv").symlink_to(victim)
+    for name, message in [("theirs.csv", f"key file {theirs} is owned by another user: refusing to trust it"),
+                          ("link.csv", f"key file {tmp_path / 'link.csv'} is a symlink: refusing to write through it")]:
+        result = fake_target.run("keys", "create", "--alias", "x", "--output", str(tmp_path / name))
+        assert (result.exit_code, result.stderr) == (2, f"Error: {message}\n")
+    assert theirs.read_text() == victim.read_text() == ""
+    assert fake_target.fake.requests == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import stat
 import subprocess
 
@@ -118,3 +119,73 @@ def test_compose_validates_the_reference_stack_with_every_profile(tmp_path):
     assert migrate["entrypoint"] == ["python", "-m", "litellm.proxy.prisma_migration"]
     assert importlib.util.find_spec("litellm.proxy.prisma_migration") is not None
     assert (migrate["environment"]["DISABLE_SCHEMA_UPDATE"], migrate["restart"]) == ("false", "no")
+
+
+NOBODY = 65534
+
+
+def test_init_never_writes_through_a_planted_symlink_or_into_a_foreign_file(tmp_path):
+    """Before: a planted `..env.opsctl-tmp` symlink made init write every stack secret into another user's file."""
+    victim = tmp_path / "victim"
+    victim.write_text("theirs\n")
+    stack = tmp_path / "stack"
+    stack.mkdir()
+    (stack / "..env.opsctl-tmp").symlink_to(victim)  # the old fixed temporary name
+    (stack / ".env.example.opsctl-tmp").symlink_to(victim)
+    assert run("init", str(stack)).exit_code == 0
+    assert victim.read_text() == "theirs\n"
+    assert stat.S_IMODE((stack / ".env").stat().st_mode) == 0o600 and not (stack / ".env").is_symlink()
+
+    for planted, message in [
+        (".env", "is a symlink: refusing to write the stack through it"),
+        ("litellm", "is a symlink: refusing to write the stack through it"),
+    ]:
+        other = tmp_path / f"other-{planted}"
+        other.mkdir()
+        target = other / ".env" if planted == ".env" else other
+        if planted == ".env":
+            target.write_text("A=1\n")
+        fresh = tmp_path / f"s-{planted}"
+        fresh.mkdir()
+        (fresh / planted).symlink_to(target)
+        result = run("init", str(fresh), "--force")
+        assert result.exit_code == 9
+        assert result.stderr == f"Error: {fresh / planted} {message}\n"
+        assert sorted(p.name for p in fresh.iterdir()) == [planted]  # nothing else was written
+        assert sorted(p.name for p in other.iterdir()) == ([".env"] if planted == ".env" else [])
+
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / ".env").write_text("POSTGRES_PASSWORD=x\n")
+    os.chown(theirs / ".env", NOBODY, NOBODY)
+    result = run("init", str(theirs), "--force")
+    assert (result.exit_code, result.stderr) == (
+        9, f"Error: {theirs / '.env'} is owned by another user: refusing to write the stack into it\n")
+
+    fifo = tmp_path / "fifo"
+    fifo.mkdir()
+    os.mkfifo(fifo / ".env")  # reading it would block forever
+    result = run("init", str(fifo))
+    assert (result.exit_code, result.stderr) == (9, f"Error: {fifo / '.env'} is not a regular file: refusing to write there\n")
+
+
+def test_kept_env_values_read_back_the_same_in_dotenv_and_compose(tmp_path):
+    stack = tmp_path / "stack"
+    stack.mkdir()
+    (stack / ".env").write_text("POSTGRES_PASSWORD='pa$$ w#rd \"x\"'\nREDIS_PASSWORD=\"two words\"\nEXTRA=a=b\n")
+    (stack / ".env").chmod(0o600)
+    assert run("init", str(stack), "--force").exit_code == 0
+    env = dotenv_values(stack / ".env")
+    assert (env["POSTGRES_PASSWORD"], env["REDIS_PASSWORD"], env["EXTRA"]) == ('pa$$ w#rd "x"', "two words", "a=b")
+    checked = subprocess.run([*compose_command(), "config", "--format", "json"], cwd=stack, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    environment = json.loads(checked.stdout)["services"]["postgres"]["environment"]
+    # `compose config` prints a literal "$" as "$$" (so its output reads back the same): no interpolation happened.
+    assert environment["POSTGRES_PASSWORD"].replace("$$", "$") == 'pa$$ w#rd "x"'
+
+    (stack / ".env").write_text("POSTGRES_PASSWORD=\"it's\\nmultiline\"\n")
+    result = run("init", str(stack), "--force")
+    assert result.exit_code == 2
+    assert result.stderr == ("Error: .env: the value of POSTGRES_PASSWORD holds a quote, backslash or control character "
+                             "that Compose and python-dotenv read differently: edit .env by hand\n")
+    assert (stack / ".env").read_text() == "POSTGRES_PASSWORD=\"it's\\nmultiline\"\n"

@@ -55,9 +55,12 @@ def test_secrets_are_known_only_as_recorded_references():
         ({"models": {"data": "nope"}}, "the proxy at http://proxy.test answered GET /model/info with an unexpected shape"),
         ({"models": [{"model_name": "m", "litellm_params": {}, "model_info": {"db_model": True}}]},
          "the proxy at http://proxy.test listed a model with a malformed model_info.id"),
-        ({"teams": [{"team_id": "t", "models": "all"}]}, "the proxy at http://proxy.test listed a team with a malformed models"),
+        # admin.teams checks what it computes with (team_id, models) before state's own checks run
+        ({"teams": [{"team_id": "t", "models": "all"}]}, "the proxy at http://proxy.test answered GET /team/list with a "
+                                                          "team with a bad or missing 'models', not what LiteLLM sends"),
         ({"teams": [{"team_id": "t", "rpm_limit": "5"}]}, "the proxy at http://proxy.test listed a team with a malformed rpm_limit"),
-        ({"teams": [{"team_alias": "no id"}]}, "the proxy at http://proxy.test listed a team with a malformed team_id"),
+        ({"teams": [{"team_alias": "no id"}]}, "the proxy at http://proxy.test answered GET /team/list with a "
+                                                "team with a bad or missing 'team_id', not what LiteLLM sends"),
         ({"keys": [{"token": "a" * 64, "key_alias": "x", "metadata": ["m"]}]},
          "the proxy at http://proxy.test listed a key with a malformed metadata"),
         ({"keys": [{"token": "a" * 64, "key_alias": "same"}, {"token": "b" * 64, "key_alias": "same"}]},
