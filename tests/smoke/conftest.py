@@ -24,7 +24,7 @@ from tests.support.proxy import RunningProxy, free_port, start_proxy
 from tests.support.upstream import Upstream, run_upstream
 
 # LiteLLM's own /health waits this long for a deployment (its default is 60 s).
-HEALTH_CHECK_TIMEOUT = 3
+HEALTH_CHECK_TIMEOUT = 10  # long enough for SmolLM2 on a busy machine
 
 
 class Spare:
