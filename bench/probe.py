@@ -9,9 +9,11 @@ would be: 16 chat groups of two deployments, 4 embedding and 4 rerank groups
 After a warm-up, ROUNDS rounds alternate, in one run:
   - opsctl's probe (every deployment by id, cache bypassed, default concurrency)
   - LiteLLM's GET /health (it calls every deployment, all at once)
-and the medians are compared; each round also checks that both found the
+and the medians are compared, in wall time and in the CPU time the proxy
+process spent (from /proc: unlike wall time, it does not depend on what
+else the machine is running); each round also checks that both found the
 same 40 deployments healthy. Also shown: the probe at concurrency 8.
-Fails (exit 1) if the probe's median is over 1.2x /health's.
+Fails (exit 1) if the probe's median wall time is over 1.2x /health's.
 
     .venv/bin/python bench/probe.py
 """
@@ -36,6 +38,7 @@ import yaml  # noqa: E402
 
 from opsctl.settings import Settings  # noqa: E402
 from opsctl.smoke.probe import DEFAULT_CONCURRENCY, run_probe  # noqa: E402
+from tests.smoke.conftest import PROXY_ENV  # noqa: E402
 from tests.smoke.redis_server import start_redis  # noqa: E402
 from tests.smoke.stack import proxy_config  # noqa: E402
 from tests.support.proxy import free_port, start_proxy, stop_process  # noqa: E402
@@ -79,17 +82,35 @@ def timed_probe(settings: Settings, concurrency: int) -> tuple[float, set[str]]:
     started = time.perf_counter()
     report = asyncio.run(run_probe(settings, concurrency=concurrency, timeout=30))
     elapsed = time.perf_counter() - started
+    for group in report.models:
+        for deployment in group.deployments:
+            if not deployment.ok:
+                print(f"  probe: {group.model} {deployment.id[:12]}: {deployment.status}: {deployment.error}")
     return elapsed, {d.id for group in report.models for d in group.deployments if d.ok}
 
 
-def timed_litellm_health(settings: Settings) -> tuple[float, set[str]]:
+def timed_litellm_health(client: httpx.Client) -> tuple[float, set[str]]:
+    """One GET /health on a client made beforehand (its TLS context is not counted; the probe's is)."""
     started = time.perf_counter()
-    response = httpx.get(settings.proxy_url + "/health", headers={"Authorization": f"Bearer {settings.master_key}"}, timeout=120)
+    response = client.get("/health")
     elapsed = time.perf_counter() - started
     body = response.json()
     if response.status_code != 200:
         sys.exit(f"LiteLLM /health: HTTP {response.status_code}")
     return elapsed, {endpoint["model_id"] for endpoint in body["healthy_endpoints"]}
+
+
+def proxy_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (fields 14 and 15 of /proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(pid: int, run) -> tuple[float, float, set[str]]:
+    """(wall seconds, the proxy's CPU seconds, healthy ids) of one run."""
+    cpu_before = proxy_cpu_seconds(pid)
+    wall, healthy = run()
+    return wall, proxy_cpu_seconds(pid) - cpu_before, healthy
 
 
 def main() -> int:
@@ -98,28 +119,35 @@ def main() -> int:
         config_path.write_text(yaml.safe_dump(proxy_config({"main": upstream_url}, None, groups=GROUPS, fallbacks=[])))
         print(f"starting a LiteLLM proxy with {DEPLOYMENTS} deployments in {len(GROUPS)} groups, the reference Redis cache, "
               f"upstream answering in {UPSTREAM_LATENCY * 1000:.0f} ms...")
-        with start_proxy(config_path, env=redis.env) as proxy:
+        with start_proxy(config_path, env={**redis.env, **PROXY_ENV}) as proxy:
             settings = Settings(proxy_url=proxy.url, master_key=proxy.master_key)
-            timed_probe(settings, DEFAULT_CONCURRENCY), timed_litellm_health(settings)  # warm-up: one-off costs
+            health_client = httpx.Client(base_url=proxy.url, headers={"Authorization": f"Bearer {proxy.master_key}"}, timeout=120)
+            timed_probe(settings, DEFAULT_CONCURRENCY), timed_litellm_health(health_client)  # warm-up: one-off costs
+            pid = proxy.process.pid
             probes, healths = [], []
             for _round in range(ROUNDS):
-                (probe_s, probe_ok), (health_s, health_ok) = timed_probe(settings, DEFAULT_CONCURRENCY), timed_litellm_health(settings)
-                if probe_ok != health_ok or len(probe_ok) != DEPLOYMENTS:
-                    sys.exit(f"verdicts differ: probe found {len(probe_ok)} healthy, /health {len(health_ok)}, "
-                             f"{len(probe_ok ^ health_ok)} disagree")
-                probes.append(probe_s)
-                healths.append(health_s)
-            probe_8, _ = timed_probe(settings, 8)
+                probe_run = measured(pid, lambda: timed_probe(settings, DEFAULT_CONCURRENCY))
+                health_run = measured(pid, lambda: timed_litellm_health(health_client))
+                if probe_run[2] != health_run[2] or len(probe_run[2]) != DEPLOYMENTS:
+                    sys.exit(f"verdicts differ: probe found {len(probe_run[2])} healthy, /health {len(health_run[2])}, "
+                             f"{len(probe_run[2] ^ health_run[2])} disagree")
+                probes.append(probe_run[:2])
+                healths.append(health_run[:2])
+            probe_8 = measured(pid, lambda: timed_probe(settings, 8))[:2]
 
-    probe, health = statistics.median(probes), statistics.median(healths)
-    print(f"\n{'what (median of ' + str(ROUNDS) + ' alternating rounds)':<52}{'seconds':>9}{'vs /health':>12}")
-    for label, seconds in (
+    probe = [statistics.median(run[i] for run in probes) for i in (0, 1)]
+    health = [statistics.median(run[i] for run in healths) for i in (0, 1)]
+    print(f"\n{'what (median of ' + str(ROUNDS) + ' alternating rounds)':<50}{'wall s':>8}{'vs /health':>12}"
+          f"{'proxy CPU s':>13}{'vs /health':>12}")
+    for label, (wall, cpu) in (
         (f"opsctl smoke probe, concurrency {DEFAULT_CONCURRENCY} (default)", probe),
         ("LiteLLM GET /health (authenticated)", health),
         ("opsctl smoke probe, concurrency 8 (one run)", probe_8),
     ):
-        print(f"{label:<52}{seconds:>9.2f}{seconds / health:>11.2f}x")
-    print(f"rounds: probe {', '.join(f'{s:.2f}' for s in probes)}; /health {', '.join(f'{s:.2f}' for s in healths)}")
+        print(f"{label:<50}{wall:>8.2f}{wall / health[0]:>11.2f}x{cpu:>13.2f}{cpu / health[1]:>11.2f}x")
+    print(f"rounds, wall s: probe {', '.join(f'{w:.2f}' for w, _ in probes)}; /health {', '.join(f'{w:.2f}' for w, _ in healths)}")
+    probe = probe[0]
+    health = health[0]
     ratio = probe / health
     verdict = "PASS" if ratio <= TARGET_RATIO else "FAIL"
     print(f"\nsame {DEPLOYMENTS} deployments healthy in every round; probe / /health = {ratio:.2f}x, "

@@ -23,6 +23,10 @@ from tests.support.llamacpp import start_llamacpp
 from tests.support.proxy import RunningProxy, free_port, start_proxy
 from tests.support.upstream import Upstream, run_upstream
 
+# LiteLLM keeps idle upstream connections 15 s (AIOHTTP_KEEPALIVE_TIMEOUT, litellm/constants.py:358),
+# uvicorn-based servers (the fake, vLLM, llama-cpp-python) close them after 5 s: a request that reuses
+# one as it closes fails with "Connection error." and is not retried. Below 5 s, as docs/smoke.md advises.
+PROXY_ENV = {"AIOHTTP_KEEPALIVE_TIMEOUT": "4"}
 # LiteLLM's own /health waits this long for a deployment (its default is 60 s).
 HEALTH_CHECK_TIMEOUT = 10  # long enough for SmolLM2 on a busy machine
 
@@ -75,7 +79,7 @@ def stack(tmp_path_factory):
     with start_redis() as redis, start_llamacpp() as llamacpp_url:
         upstreams = {"main": f"http://127.0.0.1:{upstream_port}", "spare": spare.url}
         config_path.write_text(yaml.safe_dump(proxy_config(upstreams, llamacpp_url)))
-        env = {**redis.env, "HEALTH_CHECK_TIMEOUT_SECONDS": str(HEALTH_CHECK_TIMEOUT)}
+        env = {**redis.env, **PROXY_ENV, "HEALTH_CHECK_TIMEOUT_SECONDS": str(HEALTH_CHECK_TIMEOUT)}
         with start_proxy(config_path, env=env) as proxy:
             # The upstreams stop first: requests they hold hung end, so the proxy shuts down at once.
             try:
