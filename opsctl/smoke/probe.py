@@ -54,10 +54,10 @@ class Prober:
                  retries: int, rule: str, deadline: Deadline, on_update: Update | None = None):
         self.requester = requester
         self.groups = groups
+        shown = lambda text: safe_text(text, requester.secrets) if text is not None else None  # noqa: E731
         self.results = [
-            GroupResult(safe_text(g.name, requester.secrets), g.probe_mode,
-                        [DeploymentResult(safe_text(d.id, requester.secrets), safe_text(d.model, requester.secrets), d.api_host)
-                         for d in g.deployments])
+            GroupResult(shown(g.name), g.probe_mode,
+                        [DeploymentResult(shown(d.id), shown(d.model), shown(d.api_host)) for d in g.deployments])
             for g in groups
         ]
         self.semaphore = asyncio.Semaphore(concurrency)
