@@ -24,6 +24,8 @@ from tests.support.proxy import free_port, stop_process
 from tests.support.upstream import Behavior, run_upstream
 
 CHAT = {"messages": [{"role": "user", "content": "Count from one to one hundred in words."}]}
+# SmolLM2's end tokens banned: a long answer is certain to be under way when the server is killed (300 tokens: ~5 s).
+LONG = {"max_tokens": 300, "logit_bias": {"0": -100, "1": -100, "2": -100}}
 
 
 def start_real() -> tuple[subprocess.Popen, str]:
@@ -112,7 +114,7 @@ def test_a_server_dying_mid_stream_looks_alike(real, fake):
     process, url = real
     outcomes = []
     for base, model, kill in ((url, "smollm2", True), (fake.url + "/v1", "dies", False)):
-        body = {**CHAT, "model": model, "max_tokens": 300, "stream": True}
+        body = {**CHAT, **LONG, "model": model, "stream": True}
         with httpx.stream("POST", base + "/chat/completions", json=body, timeout=60) as response:
             lines = response.iter_lines()
             assert next(line for line in lines if line.startswith("data: ")) != "data: [DONE]"
@@ -130,7 +132,7 @@ def test_a_server_dying_mid_answer_looks_alike(real, fake):
     process, url = real
     for base, model, kill in ((url, "smollm2", True), (fake.url + "/v1", "dies", False)):
         with httpx.Client(timeout=60) as client:
-            request = client.build_request("POST", base + "/chat/completions", json={**CHAT, "model": model, "max_tokens": 300})
+            request = client.build_request("POST", base + "/chat/completions", json={**CHAT, **LONG, "model": model})
             killer = threading.Timer(1.0, process.kill)  # well inside the generation
             if kill:
                 killer.start()
