@@ -8,6 +8,13 @@ from opsctl.output import emit_json, json_option, status
 
 MODES = ("chat", "embedding", "rerank")  # the modes opsctl.smoke.probe.REQUESTS knows (not imported: it loads httpx)
 
+# The defaults of opsctl.smoke.probe (not imported: it loads httpx).
+DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, DEFAULT_DEADLINE = 64, 30.0, 90.0
+
+COMMON_OPTIONS = [
+    click.option("--deadline", type=click.FloatRange(min=0.1), default=DEFAULT_DEADLINE, show_default=True,
+                 help="Seconds allowed for the whole run: whatever has not answered by then is reported as cut off."),
+]
 HEALTH_OPTIONS = [
     click.option("--expect-db/--no-expect-db", default=None,
                  help="Require readiness to report the database connected.  [default: when DATABASE_URL is set]"),
@@ -15,14 +22,17 @@ HEALTH_OPTIONS = [
 PROBE_OPTIONS = [
     click.option("--model", "models", multiple=True, metavar="NAME", help="Probe only this model group (repeatable)."),
     click.option("--mode", type=click.Choice(MODES), help="Probe only model groups of this mode (a group without one counts as chat)."),
-    click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True,
-                 help="Model groups probed at once."),
-    click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
-                 help="Seconds allowed per model group and attempt."),
+    click.option("--any", "any_deployment", is_flag=True,
+                 help="A group is healthy when at least one of its deployments answers (by default: only when all do)."),
+    click.option("--concurrency", type=click.IntRange(1, 256), default=DEFAULT_CONCURRENCY, show_default=True,
+                 help="Requests in flight at once (one per deployment)."),
+    click.option("--timeout", type=click.FloatRange(min=0.1), default=DEFAULT_TIMEOUT, show_default=True,
+                 help="Seconds allowed per deployment and attempt."),
     click.option("--retries", type=click.IntRange(0, 5), default=0, show_default=True,
-                 help="Extra attempts for a model group that failed."),
-    click.option("--fail-on-fallback", is_flag=True,
-                 help="Exit 1 when a model group was served by its fallback (by default that passes: the gateway answered)."),
+                 help="Extra attempts for a deployment that failed."),
+    # Before every deployment was probed, a group its fallback served passed unless this was given;
+    # now such a group always fails (its own deployments are down). Kept so old cron lines still run.
+    click.option("--fail-on-fallback", is_flag=True, hidden=True),
 ]
 
 
@@ -34,15 +44,20 @@ def _options(options):
     return decorate
 
 
-def _execute(settings, as_json: bool, *, health: bool, probe: bool, expect_db=None, **probe_options) -> None:
+def _execute(settings, as_json: bool, *, health: bool, probe: bool, deadline: float, expect_db=None,
+             any_deployment: bool = False, fail_on_fallback: bool = False, **probe_options) -> None:
     import asyncio
 
     from opsctl.smoke.report import LiveProbeView, print_health, print_probe
     from opsctl.smoke.run import run_smoke
 
+    if probe:
+        probe_options.update(rule="any" if any_deployment else "all")
     with LiveProbeView() as view:
-        run = asyncio.run(run_smoke(settings, health=health, probe=probe, expect_db=expect_db,
-                                    on_start=view.start, on_update=view.update, **probe_options))
+        if probe:
+            probe_options.update(on_start=view.start, on_update=view.update)
+        run = asyncio.run(run_smoke(settings, health=health, probe=probe, expect_db=expect_db, deadline=deadline,
+                                    **probe_options))
     if as_json:
         emit_json(run.to_dict())
     else:
@@ -68,25 +83,28 @@ def _pass_options_down(ctx: click.Context) -> None:
 
 
 @click.group(invoke_without_command=True)
-@_options(HEALTH_OPTIONS + PROBE_OPTIONS)
+@_options(COMMON_OPTIONS + HEALTH_OPTIONS + PROBE_OPTIONS)
 @json_option
 @pass_settings
 @click.pass_context
 def smoke(ctx, settings, as_json, **options):
-    """Check the running proxy: health and hardening, then one real request per model group.
+    """Check the running proxy: health and hardening, then one real request to
+    every deployment of every model group, past LiteLLM's cache, all within
+    --deadline.
 
     Alone it runs both halves; `smoke health` or `smoke probe` runs one.
-    Exit codes: 0 all healthy, 1 a model failed (or, with
-    --fail-on-fallback, was served by its fallback) or a protected route is
-    open, 2 usage error (also: no master key; `smoke health` needs none),
-    3 proxy (or health app) unreachable or not ready, 4 master key rejected.
+    Exit codes: 0 all healthy, 1 a model group is unhealthy (a deployment
+    failed, timed out or was cut off by --deadline; with --any: all of a
+    group's did) or a protected route is open, 2 usage error (also: no
+    master key; `smoke health` needs none), 3 proxy (or health app)
+    unreachable or not ready, 4 master key rejected.
 
     \b
     Examples:
       opsctl smoke
-      opsctl smoke --json | jq '.probe.models[] | select(.status != "ok")'
+      opsctl smoke --json | jq '.probe.models[] | select(.healthy | not)'
       opsctl smoke probe --mode chat --timeout 10 --retries 1
-      opsctl smoke --fail-on-fallback            # cron: a fallback-served model fails too
+      opsctl smoke --deadline 60 --any           # cron: one answering deployment per group is enough
     """
     if ctx.invoked_subcommand is not None:
         _pass_options_down(ctx)
@@ -95,10 +113,10 @@ def smoke(ctx, settings, as_json, **options):
 
 
 @smoke.command(name="health")
-@_options(HEALTH_OPTIONS)
+@_options(COMMON_OPTIONS + HEALTH_OPTIONS)
 @json_option
 @pass_settings
-def smoke_health(settings, as_json, expect_db):
+def smoke_health(settings, as_json, deadline, expect_db):
     """Check the public health routes on the proxy (and the health app, when
     OPSCTL_HEALTH_URL is set) and that protected routes refuse a request
     without a key. Needs no master key.
@@ -108,22 +126,27 @@ def smoke_health(settings, as_json, expect_db):
       opsctl smoke health
       OPSCTL_HEALTH_URL=http://127.0.0.1:4001 opsctl smoke health --expect-db --json
     """
-    _execute(settings, as_json, health=True, probe=False, expect_db=expect_db)
+    _execute(settings, as_json, health=True, probe=False, deadline=deadline, expect_db=expect_db)
 
 
 @smoke.command(name="probe")
-@_options(PROBE_OPTIONS)
+@_options(COMMON_OPTIONS + PROBE_OPTIONS)
 @json_option
 @pass_settings
 def smoke_probe(settings, as_json, **options):
-    """Send each model group the smallest real request its mode allows and
-    report status, latency, time to first token, the deployment that answered
-    and whether a fallback served it. Needs the master key.
+    """Send every deployment of every model group, by its deployment id, the
+    smallest real request its mode allows, with LiteLLM's cache bypassed (an
+    answer from the cache fails). A group is healthy when all its deployments
+    answer (--any: at least one); one none of whose deployments answered is
+    asked once more by name, to report the fallback that served it. Each row
+    names the deployment (id, api_base host), its result, latency and time
+    to first token. Needs the master key.
 
     \b
     Examples:
       opsctl smoke probe
       opsctl smoke probe --model chat-default --model embeddings-default --json
+      opsctl smoke probe --any --deadline 30
     """
     _execute(settings, as_json, health=False, probe=True, **options)
 

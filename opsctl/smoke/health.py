@@ -4,6 +4,9 @@ and routes that must not be public refuse a request without a key.
 Checked on the proxy and, when `settings.health_url` is set, on the separate
 health app (SEPARATE_HEALTH_APP=1, 127.0.0.1:4001). All requests run at once,
 one attempt each, so a proxy that is down is reported in well under a second.
+Each request ends after REQUEST_SECONDS in all (not per read: a server that
+drips a byte a second would never trip a read timeout) or at the run's
+deadline, whichever comes first.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import httpx
 from opsctl.admin.client import AsyncProxyClient, ProxyError, RetryPolicy
 from opsctl.settings import Settings
 from opsctl.smoke.codes import SmokeExit
+from opsctl.smoke.deadline import Deadline
 
 # The runbook's public routes: route -> what it proves.
 PUBLIC_ROUTES = {
@@ -28,7 +32,8 @@ PUBLIC_ROUTES = {
 }
 # Routes that must refuse a request without a key: they list keys, deployments, or make model calls.
 PROTECTED_ROUTES = ("/key/list", "/model/info", "/health")
-REQUEST_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
+REQUEST_SECONDS = 5.0
+REQUEST_TIMEOUT = httpx.Timeout(REQUEST_SECONDS, connect=2.0)
 
 
 @dataclass
@@ -100,11 +105,27 @@ def _readiness_problem(body, expect_db: bool) -> str:
     return ""
 
 
-async def _check_public(client: AsyncProxyClient, target: str, route: str, kind: str, expect_db: bool) -> RouteCheck:
+class _NoAnswer(Exception):
+    """The route gave no complete answer in time."""
+
+
+async def _get(client: AsyncProxyClient, route: str, deadline: Deadline):
+    ends_at, by_deadline = deadline.limit(REQUEST_SECONDS)
+    try:
+        async with asyncio.timeout_at(ends_at):
+            return await client.get(route, auth=False)
+    except TimeoutError:
+        raise _NoAnswer(deadline.reason if by_deadline else f"no complete answer in {REQUEST_SECONDS:g}s") from None
+
+
+async def _check_public(client: AsyncProxyClient, target: str, route: str, kind: str, expect_db: bool,
+                        deadline: Deadline) -> RouteCheck:
     started = time.perf_counter()
     check = RouteCheck(target, route, kind, "ok", True)
     try:
-        body = await client.get(route, auth=False)
+        body = await _get(client, route, deadline)
+    except _NoAnswer as error:
+        check.outcome, check.passed, check.detail = "failed", False, str(error)
     except ProxyError as error:
         check.status = error.status
         if error.status == 404:
@@ -125,13 +146,15 @@ async def _check_public(client: AsyncProxyClient, target: str, route: str, kind:
     return check
 
 
-async def _check_protected(client: AsyncProxyClient, target: str, route: str) -> RouteCheck:
+async def _check_protected(client: AsyncProxyClient, target: str, route: str, deadline: Deadline) -> RouteCheck:
     """Any refusal passes (LiteLLM answers 401; 500 where its auth error handler
-    itself fails); only an answer without a key is a hole."""
+    itself fails); only an answer without a key is a hole, and no answer proves nothing."""
     started = time.perf_counter()
     check = RouteCheck(target, route, "protected", "refused", True)
     try:
-        await client.get(route, auth=False)
+        await _get(client, route, deadline)
+    except _NoAnswer as error:
+        check.outcome, check.passed, check.detail = "no answer", False, str(error)
     except ProxyError as error:
         check.status = error.status
         if error.status is None:
@@ -160,21 +183,25 @@ def _target_health(name: str, url: str, checks: list[RouteCheck]) -> TargetHealt
     return TargetHealth(name, url, True)
 
 
-async def _check_target(settings: Settings, name: str, expect_db: bool, transport) -> tuple[TargetHealth, list[RouteCheck]]:
+async def _check_target(settings: Settings, name: str, expect_db: bool, deadline: Deadline,
+                        transport) -> tuple[TargetHealth, list[RouteCheck]]:
     async with AsyncProxyClient(settings, timeout=REQUEST_TIMEOUT, retry=RetryPolicy(retries=0), transport=transport) as client:
         checks = await asyncio.gather(
-            *(_check_public(client, name, route, kind, expect_db) for route, kind in PUBLIC_ROUTES.items()),
-            *(_check_protected(client, name, route) for route in PROTECTED_ROUTES),
+            *(_check_public(client, name, route, kind, expect_db, deadline) for route, kind in PUBLIC_ROUTES.items()),
+            *(_check_protected(client, name, route, deadline) for route in PROTECTED_ROUTES),
         )
         return _target_health(name, client.url, list(checks)), list(checks)
 
 
-async def check_health(settings: Settings, expect_db: bool, transport: httpx.AsyncBaseTransport | None = None) -> HealthReport:
+async def check_health(settings: Settings, expect_db: bool, transport: httpx.AsyncBaseTransport | None = None,
+                       deadline: Deadline | float = 60.0) -> HealthReport:
     """Check the proxy and, if configured, the health app, concurrently."""
+    if not isinstance(deadline, Deadline):
+        deadline = Deadline(deadline)
     targets = [("proxy", settings)]
     if settings.health_url:
         targets.append(("health app", dataclasses.replace(settings, proxy_url=settings.health_url)))
-    results = await asyncio.gather(*(_check_target(s, name, expect_db, transport) for name, s in targets))
+    results = await asyncio.gather(*(_check_target(s, name, expect_db, deadline, transport) for name, s in targets))
     report = HealthReport(expect_db=expect_db)
     for target, checks in results:
         report.targets.append(target)

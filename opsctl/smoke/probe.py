@@ -1,276 +1,195 @@
-"""The probe half of `opsctl smoke`: the smallest real request per model group.
+"""The probe half of `opsctl smoke`: every deployment of every model group
+gets the smallest real request its mode allows, by its deployment id.
 
-The deployments come from `/model/info` (master key). Each model group gets
-one request for its mode: chat (a few tokens, streamed: time to first token
-and total), embedding (one short input), rerank (a query, two documents);
-other modes are skipped with the reason. Who answered is read from the
-headers LiteLLM sets on every response, streamed or not:
-`x-litellm-model-id` (the deployment), `x-litellm-model-api-base`, and
-`x-litellm-attempted-fallbacks` > 0 with `x-litellm-model-group` naming the
-group that served it (litellm/router_utils/add_retry_fallback_headers.py).
+The deployments come from `/model/info` (master key). Each deployment is
+probed alone (opsctl.smoke.inventory says how), bypassing LiteLLM's cache
+(opsctl.smoke.request), at most `concurrency` at a time, each attempt within
+`timeout` and the whole run within the deadline. A group none of whose
+deployments answered gets one more request by its name, to see whether a
+fallback serves it (opsctl.smoke.verdict).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import re
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
 
 import httpx
 
+from opsctl.admin.client import AsyncProxyClient, RetryPolicy
 from opsctl.errors import ExitCode, OpsctlError
-from opsctl.admin.client import AsyncProxyClient, ProxyError, RetryPolicy
+from opsctl.redact import safe_text
 from opsctl.settings import Settings
-from opsctl.smoke.codes import SmokeExit
+from opsctl.smoke.deadline import Deadline
+from opsctl.smoke.inventory import Deployment, ModelGroup, model_groups, select_groups, skip_reason, url_passwords
+from opsctl.smoke.request import REQUESTS, Answer, Requester
+from opsctl.smoke.verdict import DeploymentResult, GroupResult, ProbeReport
 
-# mode -> (route, the smallest real request but the model)
-REQUESTS = {
-    "chat": ("/v1/chat/completions", {"messages": [{"role": "user", "content": "Reply with: ok"}], "max_tokens": 4, "stream": True}),
-    "embedding": ("/v1/embeddings", {"input": "ok"}),
-    "rerank": ("/v1/rerank", {"query": "Which says ok?", "documents": ["ok", "not this one"]}),
-}
-MAX_ERROR = 200
-# "litellm.InternalServerError: InternalServerError: OpenAIException - boom LiteLLM: model group 'x' failed ..."
-ERROR_PREFIXES = re.compile(r"^(?:litellm\.\w+: )?(?:\w+Error: )?")
-LITELLM_ADVICE = re.compile(r" LiteLLM: model group ")
+DEFAULT_CONCURRENCY = 64
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_DEADLINE = 90.0
+LIST_TIMEOUT = 10.0  # GET /model/info
 
-
-@dataclass
-class Deployment:
-    id: str
-    model: str  # litellm_params.model, e.g. openai/qwen2.5
-    api_base: str | None
+Update = Callable[[GroupResult], None]
 
 
-@dataclass
-class ModelGroup:
-    name: str
-    mode: str | None  # model_info.mode; None when neither config nor cost map says
-    deployments: list[Deployment] = field(default_factory=list)
+def settings_secrets(settings: Settings) -> list[str]:
+    """The secrets opsctl knows before it asks the proxy anything."""
+    from urllib.parse import urlsplit
 
-    @property
-    def probe_mode(self) -> str:
-        """LiteLLM's own /health treats a group without a mode as chat; so do we."""
-        return self.mode or "chat"
-
-
-@dataclass
-class ModelProbe:
-    model: str
-    mode: str
-    status: str = "pending"  # pending, running, ok, fallback, failed, timeout, skipped
-    latency_ms: float | None = None
-    ttft_ms: float | None = None  # chat only: time to the first content chunk
-    deployment: str | None = None  # litellm model of the deployment that answered
-    deployment_id: str | None = None
-    api_base: str | None = None
-    fallback: str | None = None  # the model group that served it, when a fallback did
-    attempts: int = 0
-    error: str | None = None
-
-    @property
-    def passed(self) -> bool:
-        return self.status in ("ok", "fallback", "skipped")
-
-
-@dataclass
-class ProbeReport:
-    models: list[ModelProbe]
-    elapsed_ms: float
-    concurrency: int
-    timeout: float
-    fail_on_fallback: bool = False  # a group served by a fallback fails the run too
-
-    @property
-    def exit_code(self) -> SmokeExit:
-        failed = [p for p in self.models if not p.passed or (self.fail_on_fallback and p.status == "fallback")]
-        return SmokeExit.FAILED if failed else SmokeExit.OK
-
-    def to_dict(self) -> dict:
-        return {
-            "exit_code": int(self.exit_code),
-            "elapsed_ms": self.elapsed_ms,
-            "concurrency": self.concurrency,
-            "timeout": self.timeout,
-            "fail_on_fallback": self.fail_on_fallback,
-            "models": [asdict(probe) for probe in self.models],
-        }
-
-
-def model_groups(model_info: dict) -> list[ModelGroup]:
-    """Deployments from a /model/info answer, grouped by public name, in config order."""
-    groups: dict[str, ModelGroup] = {}
-    for entry in model_info.get("data", []):
-        name = entry.get("model_name")
-        if not name:
-            continue
-        info = entry.get("model_info") or {}
-        params = entry.get("litellm_params") or {}
-        group = groups.setdefault(name, ModelGroup(name, None))
-        group.mode = group.mode or info.get("mode")
-        group.deployments.append(Deployment(str(info.get("id", "")), str(params.get("model", "")), params.get("api_base")))
-    return list(groups.values())
-
-
-def select_groups(groups: list[ModelGroup], names: Iterable[str] = (), mode: str | None = None) -> list[ModelGroup]:
-    """Narrow to --model names and --mode; an unknown name is a usage error."""
-    names = list(dict.fromkeys(names))
-    known = {group.name: group for group in groups}
-    unknown = [name for name in names if name not in known]
-    if unknown:
-        raise OpsctlError(
-            f"unknown model group: {', '.join(unknown)} (the proxy serves: {', '.join(known) or 'none'})", ExitCode.USAGE
-        )
-    selected = [known[name] for name in names] if names else groups
-    if mode:
-        selected = [group for group in selected if group.probe_mode == mode]
-        if not selected:
-            raise OpsctlError(f"no model group of mode {mode} to probe", ExitCode.USAGE)
-    return selected
-
-
-def skip_reason(group: ModelGroup) -> str | None:
-    if "*" in group.name:
-        return "wildcard route: probe a concrete model name"
-    if group.probe_mode not in REQUESTS:
-        return f"not probed: mode {group.probe_mode}"
-    return None
-
-
-def _short(text: str) -> str:
-    """LiteLLM's error without its class-name prefixes and its advice paragraph, on one line."""
-    text = " ".join(text.split())
-    text = LITELLM_ADVICE.split(text, maxsplit=1)[0]
-    text = ERROR_PREFIXES.sub("", text)
-    return text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 1] + "…"
+    secrets = [settings.master_key or ""]
+    for url in (settings.proxy_url, settings.health_url):
+        try:
+            secrets.append((urlsplit(url).password or "") if url else "")
+        except ValueError:
+            pass
+    return [s for s in secrets if s]
 
 
 class Prober:
-    """Probes model groups with bounded concurrency; `on_update` sees every state change."""
+    """Probes the deployments of the given groups; `on_update` sees every change of a group."""
 
-    def __init__(self, client: AsyncProxyClient, groups: list[ModelGroup], deployments: dict[str, Deployment], *,
-                 concurrency: int, timeout: float, retries: int, on_update: Callable[[ModelProbe], None] | None = None):
-        self.client = client
-        self.deployments = deployments  # every deployment by id: a fallback may be served from an unselected group
+    def __init__(self, requester: Requester, groups: list[ModelGroup], *, concurrency: int, timeout: float,
+                 retries: int, rule: str, deadline: Deadline, on_update: Update | None = None):
+        self.requester = requester
         self.groups = groups
-        self.probes = [ModelProbe(group.name, group.probe_mode) for group in groups]
+        shown = lambda text: safe_text(text, requester.secrets) if text is not None else None  # noqa: E731
+        self.results = [
+            GroupResult(shown(g.name), g.probe_mode,
+                        [DeploymentResult(shown(d.id), shown(d.model), shown(d.api_host)) for d in g.deployments])
+            for g in groups
+        ]
         self.semaphore = asyncio.Semaphore(concurrency)
         self.timeout = timeout
         self.retries = retries
-        self.on_update = on_update or (lambda probe: None)
+        self.rule = rule
+        self.deadline = deadline
+        self.on_update = on_update or (lambda result: None)
 
-    async def run(self) -> list[ModelProbe]:
-        await asyncio.gather(*(self._probe_group(group, probe) for group, probe in zip(self.groups, self.probes)))
-        return self.probes
+    async def run(self) -> list[GroupResult]:
+        await asyncio.gather(*(self._probe_group(g, r) for g, r in zip(self.groups, self.results)))
+        return self.results
 
-    async def _probe_group(self, group: ModelGroup, probe: ModelProbe) -> None:
-        reason = skip_reason(group)
+    async def _probe_group(self, group: ModelGroup, result: GroupResult) -> None:
+        reason = skip_reason(group, REQUESTS)
         if reason:
-            probe.status, probe.error = "skipped", reason
-            self.on_update(probe)
+            result.skip(reason)
+            self.on_update(result)
             return
-        async with self.semaphore:
-            for _attempt in range(1 + self.retries):
-                probe.attempts += 1
-                probe.status, probe.error = "running", None
-                self.on_update(probe)
-                await self._attempt(group, probe)
-                if probe.passed:
-                    break
-            self.on_update(probe)
+        result.status = "running"
+        await asyncio.gather(*(self._probe_deployment(group, d, r, result)
+                               for d, r in zip(group.deployments, result.deployments)))
+        if not any(d.ok for d in result.deployments) and not self.deadline.passed:
+            await self._check_fallback(group, result)
+        result.settle(self.rule)
+        self.on_update(result)
 
-    async def _attempt(self, group: ModelGroup, probe: ModelProbe) -> None:
-        started = time.perf_counter()
-        probe.ttft_ms = probe.deployment = probe.deployment_id = probe.api_base = probe.fallback = None
+    async def _slot(self) -> bool:
+        """A place among the `concurrency` requests in flight, unless the deadline passes first."""
         try:
-            async with asyncio.timeout(self.timeout):
-                path, body = REQUESTS[probe.mode]
-                async with self.client.stream("POST", path, json={"model": group.name, **body}, idempotent=True) as response:
-                    self._read_headers(group, probe, response.headers)
-                    if probe.mode == "chat":
-                        await self._read_chat_stream(probe, response, started)
-                    else:
-                        self._check_body(probe, await response.aread())
+            async with asyncio.timeout_at(self.deadline.at):
+                await self.semaphore.acquire()
+            return True
         except TimeoutError:
-            probe.status, probe.error = "timeout", f"no complete answer in {self.timeout:g}s"
-        except ProxyError as error:
-            probe.status = "failed"
-            probe.error = f"HTTP {error.status}: {_short(error.detail)}" if error.status else _short(error.message)
-        probe.latency_ms = round((time.perf_counter() - started) * 1000, 1)
+            return False
 
-    def _read_headers(self, group: ModelGroup, probe: ModelProbe, headers: httpx.Headers) -> None:
-        probe.deployment_id = headers.get("x-litellm-model-id")
-        deployment = self.deployments.get(probe.deployment_id or "")
-        probe.deployment = deployment.model if deployment else headers.get("x-litellm-model-name")
-        probe.api_base = headers.get("x-litellm-model-api-base") or (deployment.api_base if deployment else None)
-        served_by = headers.get("x-litellm-model-group")
+    async def _send(self, mode: str, model: str, pinned: bool) -> tuple[Answer | None, str | None]:
+        """One request within the timeout and the deadline: (answer, None) or (None, why it timed out)."""
+        ends_at, by_deadline = self.deadline.limit(self.timeout)
         try:
-            fallbacks = int(headers.get("x-litellm-attempted-fallbacks", "0"))
-        except ValueError:
-            fallbacks = 0
-        probe.fallback = served_by if (fallbacks > 0 or (served_by and served_by != group.name)) else None
+            async with asyncio.timeout_at(ends_at):
+                return await self.requester.send(mode, model, pinned=pinned), None
+        except TimeoutError:
+            return None, self.deadline.reason if by_deadline else f"no complete answer in {self.timeout:g}s"
 
-    def _finish(self, probe: ModelProbe, error: str | None) -> None:
-        if error:
-            probe.status, probe.error = "failed", _short(error)
-        else:
-            probe.status = "fallback" if probe.fallback else "ok"
-
-    async def _read_chat_stream(self, probe: ModelProbe, response: httpx.Response, started: float) -> None:
-        """Read the SSE stream to [DONE]: an error event or no content is a failure."""
-        done = False
-        async for line in response.aiter_lines():
-            if not line.startswith("data:"):
-                continue
-            data = line[5:].strip()
-            if data == "[DONE]":
-                done = True
-                break
-            try:
-                chunk = json.loads(data)
-            except ValueError:
-                return self._finish(probe, f"unreadable stream chunk: {data}")
-            if "error" in chunk:
-                error = chunk["error"]
-                message = error.get("message", error) if isinstance(error, dict) else error
-                return self._finish(probe, f"stream error: {_short(str(message))}")
-            for choice in chunk.get("choices") or []:
-                delta = choice.get("delta") or {}
-                if probe.ttft_ms is None and (delta.get("content") or delta.get("reasoning_content") or delta.get("tool_calls")):
-                    probe.ttft_ms = round((time.perf_counter() - started) * 1000, 1)
-        if not done:
-            return self._finish(probe, "the stream ended without [DONE]")
-        self._finish(probe, None if probe.ttft_ms is not None else "the stream carried no content")
-
-    def _check_body(self, probe: ModelProbe, raw: bytes) -> None:
+    async def _probe_deployment(self, group: ModelGroup, deployment: Deployment, result: DeploymentResult,
+                                group_result: GroupResult) -> None:
+        if not await self._slot():
+            result.status, result.error = "not probed", self.deadline.reason
+            return
         try:
-            body = json.loads(raw)
-        except ValueError:
-            return self._finish(probe, "the answer is not JSON")
-        key = "data" if probe.mode == "embedding" else "results"
-        self._finish(probe, None if isinstance(body, dict) and body.get(key) else f"the answer has no {key}")
+            for _attempt in range(1 + self.retries):
+                if self.deadline.passed:
+                    break
+                result.attempts += 1
+                result.status, result.error, result.ttft_ms = "running", None, None
+                self.on_update(group_result)
+                started = time.perf_counter()
+                answer, timed_out = await self._send(group.probe_mode, deployment.id, pinned=True)
+                if answer is None:
+                    result.status, result.error = "timeout", timed_out
+                    result.latency_ms = round((time.perf_counter() - started) * 1000, 1)
+                    continue
+                result.latency_ms, result.ttft_ms = answer.latency_ms, answer.ttft_ms
+                result.status, result.error = ("failed", answer.error) if answer.error else ("ok", None)
+                if result.ok:
+                    break
+        finally:
+            self.semaphore.release()
+        self.on_update(group_result)
+
+    async def _check_fallback(self, group: ModelGroup, result: GroupResult) -> None:
+        """Ask for the group by name: with its own deployments down, only a fallback can answer."""
+        if not await self._slot():
+            return
+        try:
+            answer, _timed_out = await self._send(group.probe_mode, group.name, pinned=False)
+        finally:
+            self.semaphore.release()
+        if answer is None or answer.error:
+            return
+        served_by = answer.model_group
+        if answer.attempted_fallbacks > 0 or (served_by and served_by != group.name):
+            result.fallback = safe_text(served_by or "a fallback", self.requester.secrets)
+            result.fallback_deployment = safe_text(answer.model_id, self.requester.secrets) if answer.model_id else None
 
 
-async def run_probe(settings: Settings, *, models: Iterable[str] = (), mode: str | None = None, concurrency: int = 8,
-                    timeout: float = 30.0, retries: int = 0, fail_on_fallback: bool = False, on_start: Callable[[list[ModelProbe]], None] | None = None,
-                    on_update: Callable[[ModelProbe], None] | None = None,
+async def _list_models(client: AsyncProxyClient, deadline: Deadline) -> dict:
+    ends_at, by_deadline = deadline.limit(LIST_TIMEOUT)
+    try:
+        async with asyncio.timeout_at(ends_at):
+            return await client.get("/model/info")
+    except TimeoutError:
+        when = f"before {deadline.reason}" if by_deadline else f"in {LIST_TIMEOUT:g}s"
+        raise OpsctlError(f"the proxy at {client.url} did not list its models (GET /model/info) {when}",
+                          ExitCode.UNREACHABLE) from None
+
+
+def _http_client(settings: Settings, timeout: float, transport: httpx.AsyncBaseTransport) -> httpx.AsyncClient:
+    headers = {"Authorization": f"Bearer {settings.require_master_key()}", "Accept-Encoding": "identity"}
+    # The per-request timeout and the deadline are enforced around each request; httpx's only backs them up.
+    return httpx.AsyncClient(base_url=settings.proxy_url.rstrip("/"), headers=headers, transport=transport,
+                             timeout=httpx.Timeout(timeout + 5, connect=min(timeout, 5.0)))
+
+
+async def run_probe(settings: Settings, *, models: Iterable[str] = (), mode: str | None = None,
+                    concurrency: int = DEFAULT_CONCURRENCY, timeout: float = DEFAULT_TIMEOUT, retries: int = 0,
+                    rule: str = "all", deadline: Deadline | float = DEFAULT_DEADLINE,
+                    on_start: Callable[[list[GroupResult]], None] | None = None, on_update: Update | None = None,
                     transport: httpx.AsyncBaseTransport | None = None) -> ProbeReport:
-    """List the deployments, then probe the selected model groups."""
+    """List the deployments, then probe every deployment of the selected groups."""
     started = time.perf_counter()
-    # The per-model timeout is enforced around each whole probe; httpx's only backs it up.
-    http_timeout = httpx.Timeout(timeout + 5, connect=min(timeout, 5.0))
-    async with AsyncProxyClient(settings, timeout=http_timeout, retry=RetryPolicy(retries=0), transport=transport,
-                                max_connections=concurrency) as client:
-        groups = model_groups(await client.get("/model/info"))
+    if not isinstance(deadline, Deadline):
+        deadline = Deadline(deadline)
+    settings.require_master_key()
+    # One connection pool (and one TLS context: building one costs tens of milliseconds) for both clients.
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    transport = transport or httpx.AsyncHTTPTransport(limits=limits)
+    list_timeout = httpx.Timeout(LIST_TIMEOUT, connect=min(LIST_TIMEOUT, 5.0))
+    async with AsyncProxyClient(settings, timeout=list_timeout, retry=RetryPolicy(retries=0), transport=transport) as admin, \
+            _http_client(settings, timeout, transport) as http:
+        model_info = await _list_models(admin, deadline)
+        groups = model_groups(model_info)
         if not groups:
-            raise OpsctlError(f"the proxy at {client.url} lists no models (/model/info is empty)", ExitCode.FAILED)
-        deployments = {d.id: d for group in groups for d in group.deployments}
-        prober = Prober(client, select_groups(groups, models, mode), deployments, concurrency=concurrency,
-                        timeout=timeout, retries=retries, on_update=on_update)
+            raise OpsctlError(f"the proxy at {admin.url} lists no models (/model/info is empty)", ExitCode.FAILED)
+        selected = select_groups(groups, models, mode)
+        secrets = tuple(settings_secrets(settings) + url_passwords(model_info))
+        prober = Prober(Requester(http, secrets), selected, concurrency=concurrency, timeout=timeout,
+                        retries=retries, rule=rule, deadline=deadline, on_update=on_update)
         if on_start:
-            on_start(prober.probes)
-        probes = await prober.run()
-    return ProbeReport(probes, round((time.perf_counter() - started) * 1000, 1), concurrency, timeout, fail_on_fallback)
+            on_start(prober.results)
+        results = await prober.run()
+    cut = any(d.error == deadline.reason for group in results for d in group.deployments)
+    return ProbeReport(results, round((time.perf_counter() - started) * 1000, 1), concurrency, timeout,
+                       deadline.seconds, rule, cut)

@@ -1,6 +1,6 @@
 """One smoke run: health first, then the probe (skipped when the proxy is not
 ready: there is nothing to probe; a health app that is down does not stop it),
-and the exit code of the whole."""
+all within one deadline, and the exit code of the whole."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from opsctl.errors import OpsctlError
 from opsctl.settings import Settings
 from opsctl.smoke.codes import SmokeExit, worst
+from opsctl.smoke.deadline import Deadline
 from opsctl.smoke.health import HealthReport, check_health
-from opsctl.smoke.probe import ProbeReport, run_probe
+from opsctl.smoke.probe import DEFAULT_DEADLINE, ProbeReport, run_probe
 
 
 @dataclass
@@ -31,7 +32,7 @@ class SmokeRun:
 
 
 async def run_smoke(settings: Settings, *, health: bool = True, probe: bool = True, expect_db: bool | None = None,
-                    **probe_options) -> SmokeRun:
+                    deadline: float = DEFAULT_DEADLINE, **probe_options) -> SmokeRun:
     """`expect_db=None`: readiness must show the database connected when DATABASE_URL is set."""
     if probe:
         try:
@@ -42,8 +43,9 @@ async def run_smoke(settings: Settings, *, health: bool = True, probe: bool = Tr
             raise OpsctlError(f"{error.message} (`opsctl smoke health` needs none)", error.exit_code) from None
     if expect_db is None:
         expect_db = bool(settings.database_url)
-    health_report = await check_health(settings, expect_db) if health else None
+    budget = Deadline(deadline)
+    health_report = await check_health(settings, expect_db, deadline=budget) if health else None
     if health_report is not None and not health_report.proxy_ready:
         return SmokeRun(health_report, None)
-    probe_report = await run_probe(settings, **probe_options) if probe else None
+    probe_report = await run_probe(settings, deadline=budget, **probe_options) if probe else None
     return SmokeRun(health_report, probe_report)

@@ -12,13 +12,13 @@ from click.testing import CliRunner
 from opsctl.cli import cli
 from opsctl.admin.client import ProxyError
 from opsctl.settings import Settings
-from opsctl.smoke.probe import run_probe
+from opsctl.smoke.probe import DEFAULT_CONCURRENCY, run_probe
 from opsctl.smoke.codes import SmokeExit
 from tests.smoke.stack import FAKE_GROUPS, LLAMACPP_GROUP
 from tests.support.proxy import free_port
 from tests.support.upstream import Behavior
 
-PROBED = [g for g, (_, mode) in FAKE_GROUPS.items() if mode != "image_generation"] + [LLAMACPP_GROUP]
+PROBED = [g for g, deployments in FAKE_GROUPS.items() if deployments[0][1] != "image_generation"] + [LLAMACPP_GROUP]
 
 
 def smoke(args, env):
@@ -29,25 +29,42 @@ def models(result) -> dict:
     return {m["model"]: m for m in json.loads(result.stdout)["probe"]["models"]}
 
 
+def only(group: dict) -> dict:
+    """The one deployment of a one-deployment group."""
+    assert len(group["deployments"]) == 1, group
+    return group["deployments"][0]
+
+
 def test_all_healthy(fresh_stack):
     result = smoke(["--json"], fresh_stack.env)
     assert result.exit_code == SmokeExit.OK, result.output
     report = json.loads(result.stdout)
     assert report["exit_code"] == 0 and report["health"]["ready"] is True
     probes = models(result)
-    assert {name for name, p in probes.items() if p["status"] == "ok"} == set(PROBED)
-    assert probes["image-a"]["status"] == "skipped"
+    assert {name for name, p in probes.items() if p["status"] == "ok" and p["healthy"]} == set(PROBED)
+    assert (probes["image-a"]["status"], probes["image-a"]["healthy"]) == ("skipped", True)
     assert probes["image-a"]["error"] == "not probed: mode image_generation"
+    # Every deployment of every group, named by its id and api_base host, each answered once.
+    listed = fresh_stack.model_info()
     for name in PROBED:
-        assert probes[name]["fallback"] is None and probes[name]["attempts"] == 1
-    for name, (model, mode) in FAKE_GROUPS.items():
-        if mode != "image_generation":
-            assert probes[name]["deployment"] == model
-            assert probes[name]["api_base"].startswith(fresh_stack.upstream.url)
-    assert probes[LLAMACPP_GROUP]["deployment"] == "openai/smollm2"  # the real tiny model answered
+        ids = [d["model_info"]["id"] for d in listed if d["model_name"] == name]
+        group = probes[name]
+        assert [d["id"] for d in group["deployments"]] == ids, name
+        assert group["fallback"] is None and group["error"] is None
+        for deployment in group["deployments"]:
+            assert (deployment["status"], deployment["attempts"]) == ("ok", 1), deployment
+    for name, deployments in FAKE_GROUPS.items():
+        if name != "image-a":
+            upstream = {"main": fresh_stack.upstream.url, "spare": fresh_stack.spare.url}
+            assert [(d["model"], "http://" + d["api_host"]) for d in probes[name]["deployments"]] == [
+                (model, upstream[which]) for model, _mode, which in deployments]
+    assert only(probes[LLAMACPP_GROUP])["model"] == "openai/smollm2"  # the real tiny model answered
     for name in ("chat-a", LLAMACPP_GROUP):
-        assert 0 < probes[name]["ttft_ms"] <= probes[name]["latency_ms"]
-    assert probes["embed-a"]["ttft_ms"] is None
+        deployment = only(probes[name])
+        assert 0 < deployment["ttft_ms"] <= deployment["latency_ms"]
+    assert only(probes["embed-a"])["ttft_ms"] is None
+    # Both deployments of chat-mixed were asked, each on its own upstream.
+    assert fresh_stack.upstream.requests_for("chat-mixed-1") and fresh_stack.spare.upstream.requests_for("chat-mixed-2")
     # The smallest real request per mode reached the upstream.
     chat = fresh_stack.upstream.requests_for("chat-a")[-1]
     assert chat.body["stream"] is True and chat.body["max_tokens"] == 4
@@ -62,10 +79,11 @@ def test_table_and_summary(fresh_stack):
     lines = result.stdout.splitlines()
     header = next(line for line in lines if "model" in line and "status" in line)
     assert [cell.strip() for cell in header.split("┃")[1:4]] == ["model", "mode", "status"]
-    row = next(line for line in lines if "chat-a" in line).split("│")
-    assert (row[2].strip(), row[3].strip()) == ("chat", "ok")
-    assert result.stderr.startswith("probed 2 model groups in ")
-    assert result.stderr.endswith("(concurrency 8): 2 ok\n")
+    row = [cell.strip() for cell in next(line for line in lines if "chat-a" in line).split("│")]
+    assert row[2:5] == ["chat", "ok", fresh_stack.deployment_ids("chat-a")[0][:12] + "…"]
+    assert row[5:7] == [fresh_stack.upstream.url.removeprefix("http://"), "ok"]
+    assert result.stderr.startswith("probed 2 model groups (2 deployments) in ")
+    assert result.stderr.endswith(f"(concurrency {DEFAULT_CONCURRENCY}): 2 ok\n")
 
 
 def test_one_upstream_fails(fresh_stack):
@@ -73,8 +91,9 @@ def test_one_upstream_fails(fresh_stack):
     result = smoke(["probe", "--json"], fresh_stack.env)
     assert result.exit_code == SmokeExit.FAILED, result.output
     probes = models(result)
-    assert probes["chat-broken"]["status"] == "failed"
+    assert (probes["chat-broken"]["status"], probes["chat-broken"]["healthy"]) == ("failed", False)
     assert probes["chat-broken"]["error"] == "HTTP 500: OpenAIException - injected failure 500"
+    assert only(probes["chat-broken"])["error"] == "HTTP 500: OpenAIException - injected failure 500"
     assert {name for name, p in probes.items() if p["status"] == "ok"} == set(PROBED) - {"chat-broken"}
 
 
@@ -83,8 +102,9 @@ def test_retries_only_when_asked(fresh_stack):
     before = len(fresh_stack.upstream.requests_for("chat-broken"))
     result = smoke(["probe", "--json", "--model", "chat-broken", "--retries", "2"], fresh_stack.env)
     assert result.exit_code == SmokeExit.FAILED
-    assert models(result)["chat-broken"]["attempts"] == 3
-    assert len(fresh_stack.upstream.requests_for("chat-broken")) - before == 3
+    assert only(models(result)["chat-broken"])["attempts"] == 3
+    # Three attempts on the deployment, then one request by name for a fallback (there is none).
+    assert len(fresh_stack.upstream.requests_for("chat-broken")) - before == 4
 
 
 def test_a_hung_model_times_out_and_the_others_finish_on_time(fresh_stack):
@@ -96,32 +116,35 @@ def test_a_hung_model_times_out_and_the_others_finish_on_time(fresh_stack):
     probes = models(result)
     assert probes["chat-hang"]["status"] == "timeout"
     assert probes["chat-hang"]["error"] == "no complete answer in 2s"
-    assert 2000 <= probes["chat-hang"]["latency_ms"] < 2500
+    assert 2000 <= only(probes["chat-hang"])["latency_ms"] < 2500
     others = {name: p for name, p in probes.items() if name not in ("chat-hang", "image-a")}
-    assert all(p["status"] == "ok" and p["latency_ms"] < 2000 for p in others.values()), others
-    assert wall < 4.0  # bounded by the one timeout, not by timeout x models
+    assert all(d["status"] == "ok" and d["latency_ms"] < 2000 for p in others.values() for d in p["deployments"]), others
+    # Bounded by the timeout twice (the deployment, then the group's request for a fallback), not by timeout x models.
+    assert wall < 5.5
 
 
-def test_fallback_is_reported(fresh_stack):
+def test_a_group_served_by_its_fallback_is_reported_and_unhealthy(fresh_stack):
     fresh_stack.upstream.behave("chat-primary", Behavior(status=500))
-    result = smoke(["probe", "--json", "--model", "chat-primary"], fresh_stack.env)
-    assert result.exit_code == SmokeExit.OK, result.output
-    probe = models(result)["chat-primary"]
-    assert (probe["status"], probe["fallback"], probe["deployment"]) == ("fallback", "chat-backup", "openai/chat-backup")
-    assert fresh_stack.upstream.requests_for("chat-primary"), "the primary was tried first"
-
-    # For cron and CI, a fallback can fail the run like a failed model.
-    result = smoke(["probe", "--json", "--model", "chat-primary", "--model", "chat-a", "--fail-on-fallback"], fresh_stack.env)
+    result = smoke(["probe", "--json", "--model", "chat-primary", "--model", "chat-a"], fresh_stack.env)
     assert result.exit_code == SmokeExit.FAILED, result.output
-    report = json.loads(result.stdout)["probe"]
-    assert report["fail_on_fallback"] is True
-    assert [(m["model"], m["status"]) for m in report["models"]] == [("chat-primary", "fallback"), ("chat-a", "ok")]
+    probes = models(result)
+    probe = probes["chat-primary"]
+    assert (probe["status"], probe["healthy"], probe["fallback"]) == ("fallback", False, "chat-backup")
+    assert probe["fallback_deployment"] == fresh_stack.deployment_ids("chat-backup")[0]
+    assert only(probe)["error"] == "HTTP 500: OpenAIException - injected failure 500"
+    assert (probes["chat-a"]["status"], probes["chat-a"]["healthy"]) == ("ok", True)
+    assert fresh_stack.upstream.requests_for("chat-backup"), "the fallback answered the group's request"
+
+    # --fail-on-fallback (the old opt-in) is still accepted: it is what every run does now.
+    result = smoke(["probe", "--json", "--model", "chat-primary", "--fail-on-fallback"], fresh_stack.env)
+    assert result.exit_code == SmokeExit.FAILED, result.output
+    assert models(result)["chat-primary"]["status"] == "fallback"
 
 
 def test_narrowing_by_mode_and_model(fresh_stack):
     result = smoke(["probe", "--json", "--mode", "embedding"], fresh_stack.env)
     assert result.exit_code == SmokeExit.OK
-    assert list(models(result)) == ["embed-a"]
+    assert list(models(result)) == ["embed-a", "embed-cached"]
 
     result = smoke(["--json", "probe", "--model", "rerank-a"], fresh_stack.env)  # group options pass down
     assert result.exit_code == SmokeExit.OK
@@ -196,11 +219,13 @@ def test_a_rejected_master_key_is_the_auth_exit_code():
     assert caught.value.message == "the proxy at http://proxy.test rejected the master key (HTTP 401): check LITELLM_MASTER_KEY"
 
 
-def test_mode_choices_match_the_probed_modes():
-    from opsctl.commands.smoke import MODES
-    from opsctl.smoke.probe import REQUESTS
+def test_mode_choices_and_defaults_match_the_probe():
+    from opsctl.commands import smoke as command
+    from opsctl.smoke import probe
 
-    assert set(MODES) == set(REQUESTS)
+    assert set(command.MODES) == set(probe.REQUESTS)
+    assert (command.DEFAULT_CONCURRENCY, command.DEFAULT_TIMEOUT, command.DEFAULT_DEADLINE) == (
+        probe.DEFAULT_CONCURRENCY, probe.DEFAULT_TIMEOUT, probe.DEFAULT_DEADLINE)
 
 
 def test_a_wrong_master_key_on_the_real_proxy_without_a_db_is_the_auth_exit_code(stack):

@@ -35,6 +35,7 @@ class Behavior:
     status: int = 200  # non-200: an OpenAI-style error body with this status
     hang: bool = False  # never answer (until the server stops)
     die_after_chunks: int | None = None  # streaming: cut the connection after N chunks
+    cut_body: bool = False  # not streaming: the headers (with the full Content-Length) and half the body, then the cut
     text: str = "ok"
     api_key: str | None = None  # when set, a request without `Authorization: Bearer <api_key>` gets OpenAI's 401
 
@@ -90,9 +91,13 @@ async def _read_body(receive) -> bytes:
             return body
 
 
-async def _send_json(send, status: int, payload: dict) -> None:
+async def _send_json(send, status: int, payload: dict, cut: bool = False) -> None:
     data = json.dumps(payload).encode()
-    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    if cut:  # a server dying mid-answer: uvicorn drops the connection when the app raises
+        await send({"type": "http.response.body", "body": data[: len(data) // 2], "more_body": True})
+        raise ConnectionAbortedError("injected death mid-body")
     await send({"type": "http.response.body", "body": data})
 
 
@@ -148,16 +153,19 @@ class _App:
             await self._chat(send, model, body, behavior)
         elif path.endswith("/completions"):
             await _send_json(send, 200, {"id": "cmpl-fake", "object": "text_completion", "created": int(time.time()), "model": model,
-                                         "choices": [{"index": 0, "text": behavior.text, "finish_reason": "stop"}], "usage": _usage()})
+                                         "choices": [{"index": 0, "text": behavior.text, "finish_reason": "stop"}], "usage": _usage()},
+                             behavior.cut_body)
         elif path.endswith("/embeddings"):
             inputs = body.get("input", [])
             inputs = [inputs] if isinstance(inputs, str) else inputs
             data = [{"object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3, 0.4]} for i in range(len(inputs))]
-            await _send_json(send, 200, {"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": 2, "total_tokens": 2}})
+            await _send_json(send, 200, {"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": 2, "total_tokens": 2}},
+                             behavior.cut_body)
         elif path.endswith("/rerank"):
             documents = body.get("documents", [])
             results = [{"index": i, "relevance_score": round(1.0 - i / (len(documents) + 1), 3)} for i in range(len(documents))]
-            await _send_json(send, 200, {"id": "rerank-fake", "results": results, "meta": {"billed_units": {"search_units": 1}}})
+            await _send_json(send, 200, {"id": "rerank-fake", "results": results, "meta": {"billed_units": {"search_units": 1}}},
+                             behavior.cut_body)
         elif path.endswith("/models"):
             await _send_json(send, 200, {"object": "list", "data": []})
         else:
@@ -170,7 +178,7 @@ class _App:
             await _send_json(send, 200, {
                 "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": model,
                 "choices": [{"index": 0, "message": message, "finish_reason": "stop"}], "usage": _usage(),
-            })
+            }, behavior.cut_body)
             return
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
         # An empty body message flushes the headers before the first token.
