@@ -118,3 +118,10 @@ def engine(tmp_path_factory):
 def docker_host(engine, monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", engine.docker_host)
     return engine.docker_host
+
+
+def pytest_collection_modifyitems(items):
+    """Tests of the stack's real images run last: on a fresh machine
+    scripts/setup/images.sh is still building them in the background, so the
+    rest of the suite overlaps the build and they wait only for what is left."""
+    items.sort(key=lambda item: "stack_images" in getattr(item, "fixturenames", ()))  # stable
