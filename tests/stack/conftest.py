@@ -71,15 +71,18 @@ def _tick_healthchecks(podman: list[str], env: dict, stop: threading.Event) -> N
 
 
 @contextmanager
-def podman_engine(work: Path):
-    """podman's Docker API on a private socket under `work`, with the test image imported."""
+def podman_engine(work: Path, storage_driver: str = "vfs"):
+    """podman's Docker API on a private socket under `work`, with the test image imported.
+
+    vfs copies an image whole for each container: right for busybox; the
+    stack's real images (1 GB for litellm) want overlay."""
     for tool in ("podman", "runc", BUSYBOX):
         assert shutil.which(tool), f"{tool} is missing: run scripts/setup/stack.sh as root"
     (work / "networks").mkdir()
     conf = work / "containers.conf"
     conf.write_text(CONTAINERS_CONF.format(networks=work / "networks"))
     env = {**os.environ, "CONTAINERS_CONF": str(conf)}
-    podman = ["podman", "--root", str(work / "storage"), "--runroot", str(work / "run"), "--storage-driver", "vfs"]
+    podman = ["podman", "--root", str(work / "storage"), "--runroot", str(work / "run"), "--storage-driver", storage_driver]
     socket = work / "podman.sock"
     service = subprocess.Popen(
         podman + ["system", "service", "--time=0", f"unix://{socket}"],
@@ -115,3 +118,10 @@ def engine(tmp_path_factory):
 def docker_host(engine, monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", engine.docker_host)
     return engine.docker_host
+
+
+def pytest_collection_modifyitems(items):
+    """Tests of the stack's real images run last: on a fresh machine
+    scripts/setup/images.sh is still building them in the background, so the
+    rest of the suite overlaps the build and they wait only for what is left."""
+    items.sort(key=lambda item: "stack_images" in getattr(item, "fixturenames", ()))  # stable

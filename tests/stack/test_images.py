@@ -1,0 +1,278 @@
+"""The stack's locally built images (scripts/images/build.sh, docs/images.md),
+run through podman's Docker API: each keeps the contract of the official image
+the reference compose file names, and the litellm image migrates the postgres
+image's database and serves a DB-backed proxy from it, started the way the
+compose file starts its services.
+
+Skipped, with the reason, where podman or the built images are missing; the
+tars in build.sh's cache are imported into this module's own engine (overlay
+storage: vfs would copy the 1 GB litellm image for every container).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from tests.stack.conftest import podman_engine
+from tests.support.litellm_db import migration_files
+
+BUILD = Path(__file__).resolve().parents[2] / "scripts" / "images" / "build.sh"
+PORTS = range(43000, 44000)  # the port range these tests may publish on, on 127.0.0.1
+
+
+def free_port() -> int:
+    for port in (secrets.choice(PORTS) for _ in range(200)):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 43000-43999")
+
+
+def wait_until(check, timeout: float, what: str, interval: float = 0.5):
+    """check()'s first truthy answer; exceptions count as not yet."""
+    deadline = time.monotonic() + timeout
+    error = None
+    while time.monotonic() < deadline:
+        try:
+            answer = check()
+            if answer:
+                return answer
+        except Exception as exc:  # noqa: BLE001 - anything short of an answer means "not yet"
+            error = exc
+        time.sleep(interval)
+    raise AssertionError(f"{what}: not within {timeout:.0f} s (last error: {error!r})")
+
+
+@pytest.fixture(scope="module")
+def image_engine(tmp_path_factory):
+    for tool in ("podman", "runc"):
+        if not shutil.which(tool):
+            pytest.skip(f"{tool} is missing: run scripts/setup/stack.sh as root")
+    with podman_engine(tmp_path_factory.mktemp("images"), storage_driver="overlay") as engine:
+        yield engine
+        subprocess.run(engine.podman + ["rmi", "--all", "--force"], env=engine.env, capture_output=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def stack_images(image_engine):
+    """stack_images("postgres") -> its tag, imported from build.sh's cache into this engine.
+
+    All three are imported before the first container starts: podman's API
+    service does not see images a podman command adds to the store after it
+    has begun serving."""
+    env = {**image_engine.env, "PODMAN": " ".join(image_engine.podman)}
+    listed = subprocess.run([str(BUILD), "--print-env"], env=env, capture_output=True, text=True, check=True, timeout=60)
+    tags = {key.removesuffix("_IMAGE").lower(): value for key, _, value in (line.partition("=") for line in listed.stdout.split())}
+    missing = {}
+    for name in ("postgres", "redis", "litellm"):
+        result = subprocess.run([str(BUILD), "--import-only", name], env=env, capture_output=True, text=True, timeout=1800)
+        if result.returncode == 3:
+            missing[name] = result.stderr.strip().splitlines()[-1]
+        else:
+            assert result.returncode == 0, result.stderr
+
+    def image(name: str) -> str:
+        if name in missing:
+            pytest.skip(missing[name])
+        return tags[name]
+
+    return image
+
+
+@pytest.fixture
+def client(image_engine):
+    import docker
+
+    api = docker.DockerClient(base_url=image_engine.docker_host, timeout=300)
+    yield api
+    api.close()
+
+
+@contextmanager
+def running(client, image: str, **options):
+    container = client.containers.run(image, detach=True, **options)
+    try:
+        yield container
+    finally:
+        container.remove(force=True)
+
+
+def shell(container, script: str):
+    """A compose CMD-SHELL check: the script run by the image's own sh."""
+    return container.exec_run(["sh", "-c", script])
+
+
+def pid1(container) -> tuple[str, str]:
+    """(name, uid) of the container's PID 1."""
+    status = dict(line.split(":\t", 1) for line in container.exec_run(["cat", "/proc/1/status"]).output.decode().splitlines())
+    return status["Name"], status["Uid"].split("\t")[0]
+
+
+def connect(url: str) -> psycopg.Connection:
+    return wait_until(lambda: psycopg.connect(url, connect_timeout=3, autocommit=True), 90, f"postgres at {url}")
+
+
+def test_postgres_image_initialises_from_the_environment_and_wants_the_password(client, stack_images):
+    password, port = secrets.token_hex(16), free_port()
+    env = {"POSTGRES_USER": "opsctl", "POSTGRES_PASSWORD": password, "POSTGRES_DB": "gateway"}
+    with running(client, stack_images("postgres"), environment=env, ports={"5432/tcp": ("127.0.0.1", port)}) as db:
+        wait_until(lambda: shell(db, "pg_isready -U $POSTGRES_USER -d $POSTGRES_DB").exit_code == 0, 60, "the compose healthcheck")
+        url = f"postgresql://opsctl:{password}@127.0.0.1:{port}/gateway"
+        with connect(url) as connection:
+            facts = connection.execute(
+                "SELECT current_user, current_database(), current_setting('password_encryption'),"
+                " current_setting('listen_addresses'), current_setting('server_version_num')::int / 10000,"
+                " (SELECT rolpassword LIKE 'SCRAM-SHA-256$%%' FROM pg_authid WHERE rolname = current_user)"
+            ).fetchone()
+            connection.execute("CREATE TABLE kept (x int)")
+        assert facts == ("opsctl", "gateway", "scram-sha-256", "*", 15, True)
+        with pytest.raises(psycopg.OperationalError, match='password authentication failed for user "opsctl"'):
+            psycopg.connect(url.replace(password, "not-the-password"), connect_timeout=5)
+
+        uid = db.exec_run(["id", "-u", "postgres"]).output.decode().strip()
+        assert pid1(db) == ("postgres", uid) and uid != "0"
+
+        # SIGINT (the image's stop signal) is a fast shutdown; the data survives a restart.
+        started = time.monotonic()
+        db.stop(timeout=30)
+        db.reload()
+        assert (db.attrs["State"]["ExitCode"], time.monotonic() - started < 15) == (0, True)
+        db.start()
+        with connect(url) as connection:
+            assert connection.execute("SELECT to_regclass('kept')::text").fetchone() == ("kept",)
+        assert "Skipping initialization" in db.logs().decode()
+
+
+def test_postgres_image_refuses_an_empty_database_without_a_password(client, stack_images):
+    with running(client, stack_images("postgres"), environment={"POSTGRES_USER": "opsctl"}) as db:
+        assert db.wait(timeout=60)["StatusCode"] == 1
+        assert "superuser password is not specified" in db.logs().decode()
+
+
+def test_redis_image_runs_the_compose_command_and_wants_its_password(client, stack_images):
+    import redis
+
+    password, port = secrets.token_hex(16), free_port()
+    command = ["sh", "-c", "exec redis-server --requirepass $REDIS_PASSWORD --save '' --appendonly no"]
+    with running(client, stack_images("redis"), command=command, environment={"REDIS_PASSWORD": password},
+                 ports={"6379/tcp": ("127.0.0.1", port)}) as cache:
+        wait_until(lambda: shell(cache, "REDISCLI_AUTH=$REDIS_PASSWORD redis-cli ping | grep -q PONG").exit_code == 0,
+                   30, "the compose healthcheck")
+        with pytest.raises(redis.AuthenticationError, match="Authentication required"):
+            redis.Redis(port=port, protocol=2, socket_timeout=5).ping()
+        with pytest.raises(redis.AuthenticationError, match="invalid username-password pair"):
+            redis.Redis(port=port, password="not-the-password", protocol=2, socket_timeout=5).ping()
+        assert redis.Redis(port=port, password=password, socket_timeout=5).ping() is True
+        assert "v=7." in cache.exec_run(["redis-server", "--version"]).output.decode()
+
+
+def test_redis_image_default_command_drops_root_and_leaves_protected_mode_off(client, stack_images):
+    with running(client, stack_images("redis")) as cache:
+        wait_until(lambda: cache.exec_run(["redis-cli", "ping"]).output == b"PONG\n", 30, "redis-server")
+        uid = cache.exec_run(["id", "-u", "redis"]).output.decode().strip()
+        assert pid1(cache) == ("redis-server", uid) and uid != "0"
+        assert cache.exec_run(["redis-cli", "config", "get", "protected-mode"]).output.split() == [b"protected-mode", b"no"]
+        assert cache.attrs["Config"]["WorkingDir"] == "/data"
+
+
+def test_litellm_image_holds_the_pinned_packages(client, stack_images):
+    pins = ("litellm", "litellm-proxy-extras", "prisma")  # pyproject.toml's test extra, as in this venv
+    script = "import importlib.metadata as m, sys; print(*(m.version(p) for p in sys.argv[1:]))"
+    with running(client, stack_images("litellm"), entrypoint=["python", "-c", script, *pins]) as proxy:
+        assert proxy.wait(timeout=120)["StatusCode"] == 0
+        assert proxy.logs().decode().split() == [importlib.metadata.version(pin) for pin in pins]
+
+
+@pytest.fixture
+def network(client):
+    created = client.networks.create(f"opsctl-images-{uuid.uuid4().hex[:8]}")
+    yield created.name
+    created.remove()
+
+
+def test_litellm_image_migrates_the_postgres_image_and_serves_a_db_backed_proxy(client, stack_images, network, tmp_path):
+    password, db_port, api_port, health_port = secrets.token_hex(16), free_port(), free_port(), free_port()
+    master_key, salt_key = f"sk-{secrets.token_hex(16)}", f"sk-{secrets.token_hex(16)}"
+    db_name = f"db-{uuid.uuid4().hex[:8]}"
+    # What `opsctl init` writes into .env, and the compose services' own environment.
+    env = {
+        "DATABASE_URL": f"postgresql://litellm:{password}@{db_name}:5432/litellm",
+        "LITELLM_MASTER_KEY": master_key,
+        "LITELLM_SALT_KEY": salt_key,
+        "LITELLM_MODE": "PRODUCTION",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no internet here
+    }
+    (tmp_path / "config.yaml").write_text(
+        "model_list:\n"
+        "  - model_name: unused\n"
+        "    litellm_params: {model: openai/unused, api_base: 'http://127.0.0.1:9/v1', api_key: sk-unused}\n"
+    )
+    db_env = {"POSTGRES_USER": "litellm", "POSTGRES_PASSWORD": password, "POSTGRES_DB": "litellm"}
+    with running(client, stack_images("postgres"), name=db_name, network=network, environment=db_env,
+                 ports={"5432/tcp": ("127.0.0.1", db_port)}) as db:
+        wait_until(lambda: shell(db, "pg_isready -U $POSTGRES_USER -d $POSTGRES_DB").exit_code == 0, 60, "postgres")
+        admin_url = f"postgresql://litellm:{password}@127.0.0.1:{db_port}/litellm"
+        connect(admin_url).close()
+
+        def migrate() -> str:
+            with running(client, stack_images("litellm"), network=network, entrypoint=["python", "-m", "litellm.proxy.prisma_migration"],
+                         environment={**env, "DISABLE_SCHEMA_UPDATE": "false"}) as job:
+                status = job.wait(timeout=600)["StatusCode"]
+                log = job.logs().decode()
+            assert status == 0, log[-4000:]
+            return log
+
+        assert "All migrations have been successfully applied." in migrate()
+        assert "No pending migrations to apply." in migrate()
+        with connect(admin_url) as connection:
+            ledger = connection.execute(
+                "SELECT migration_name, checksum FROM _prisma_migrations"
+                " WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL AND applied_steps_count = 1 AND logs IS NULL"
+            ).fetchall()
+        # Prisma's ledger, as the official image's `prisma migrate deploy` writes it.
+        expected = {path.parent.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in migration_files()}
+        assert dict(ledger) == expected
+
+        proxy_env = {**env, "DISABLE_SCHEMA_UPDATE": "true", "SEPARATE_HEALTH_APP": "1"}
+        with running(client, stack_images("litellm"), network=network, command=["--config", "/app/config.yaml"], environment=proxy_env,
+                     volumes={str(tmp_path / "config.yaml"): {"bind": "/app/config.yaml", "mode": "ro"}},
+                     ports={"4000/tcp": ("127.0.0.1", api_port), "4001/tcp": ("127.0.0.1", health_port)}) as proxy:
+            api, health = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{health_port}"
+            readiness = wait_until(lambda: httpx.get(api + "/health/readiness", timeout=5).json(), 300, "the proxy's readiness")
+            assert readiness == {"status": "healthy", "db": "connected"}
+            liveliness = httpx.get(health + "/health/liveliness", timeout=10)
+            assert (liveliness.status_code, liveliness.json()) == (200, "I'm alive!")
+            compose_check = "import urllib.request; urllib.request.urlopen('http://127.0.0.1:4000/health/liveliness', timeout=5)"
+            assert proxy.exec_run(["python", "-c", compose_check]).exit_code == 0
+
+            created = httpx.post(api + "/key/generate", headers={"Authorization": f"Bearer {master_key}"},
+                                 json={"key_alias": "images-smoke", "models": ["unused"]}, timeout=60)
+            assert created.status_code == 200, created.text
+            key = created.json()["key"]
+            with connect(admin_url) as connection:
+                stored = connection.execute(
+                    'SELECT key_alias, models FROM "LiteLLM_VerificationToken" WHERE token = %s',
+                    (hashlib.sha256(key.encode()).hexdigest(),),
+                ).fetchone()
+            assert stored == ("images-smoke", ["unused"])
+
+            # A stop reaches both processes: the container is gone in seconds, not at the kill timeout.
+            started = time.monotonic()
+            proxy.stop(timeout=30)
+            assert time.monotonic() - started < 20
