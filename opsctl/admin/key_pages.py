@@ -7,27 +7,21 @@ import asyncio
 from typing import Any
 
 from opsctl.admin.client import AsyncProxyClient
-from opsctl.admin.keys import PAGE_SIZE, _gather_bounded, public_row
+from opsctl.admin.keys import PAGE_SIZE, _gather_bounded, checked_page, public_row
 from opsctl.settings import Settings
 
-MAX_PAGES = 10_000  # a million keys; beyond that the proxy's answer is not believed
-
-
-def _page_count(answer: Any) -> int:
-    total = answer.get("total_pages") if isinstance(answer, dict) else None
-    return min(total, MAX_PAGES) if isinstance(total, int) and total > 0 else 1
-
-
-def _rows(answer: Any) -> list[dict]:
-    keys = answer.get("keys") if isinstance(answer, dict) else None
-    return [row for row in keys if isinstance(row, dict)] if isinstance(keys, list) else []
+def _page_count(answer: dict) -> int:
+    return max(answer.get("total_pages") or 1, 1)  # checked_page: a whole number, at most MAX_PAGES
 
 
 async def _all_pages(settings: Settings, params: dict, concurrency: int) -> list[Any]:
     async with AsyncProxyClient(settings, max_connections=concurrency) as proxy:
-        first = await proxy.get("/key/list", {**params, "page": 1})
+        async def page(number: int) -> dict:  # a wrong shape (or 10**12 pages) is one error, not silence
+            return checked_page(proxy, await proxy.get("/key/list", {**params, "page": number}))
+
+        first = await page(1)
         rest = range(2, _page_count(first) + 1)
-        return [first, *await _gather_bounded(concurrency, (proxy.get("/key/list", {**params, "page": n}) for n in rest))]
+        return [first, *await _gather_bounded(concurrency, (page(n) for n in rest))]
 
 
 def list_keys_paged(settings: Settings, team: str | None = None, alias: str | None = None, concurrency: int = 16) -> list[dict]:
@@ -39,7 +33,7 @@ def list_keys_paged(settings: Settings, team: str | None = None, alias: str | No
         params["key_alias"] = alias
     seen, rows = set(), []
     for answer in asyncio.run(_all_pages(settings, params, concurrency)):
-        for row in map(public_row, _rows(answer)):
+        for row in map(public_row, answer["keys"]):
             if row.get("token") not in seen:
                 seen.add(row.get("token"))
                 rows.append(row)
