@@ -13,7 +13,8 @@ DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, DEFAULT_DEADLINE = 64, 30.0, 90.0
 
 COMMON_OPTIONS = [
     click.option("--deadline", type=click.FloatRange(min=0.1), default=DEFAULT_DEADLINE, show_default=True,
-                 help="Seconds allowed for the whole run: whatever has not answered by then is reported as cut off."),
+                 help="Seconds allowed for the whole run: whatever has not answered by then is reported as cut off "
+                      "(OPSCTL_DEADLINE, opsctl's limit for any command, ends it first when shorter)."),
 ]
 HEALTH_OPTIONS = [
     click.option("--expect-db/--no-expect-db", default=None,

@@ -11,8 +11,10 @@ import asyncio
 
 
 class Deadline:
-    def __init__(self, seconds: float):
+    def __init__(self, seconds: float, name: str = "--deadline", configured: float | None = None):
         self.seconds = seconds
+        self.name = name  # what set it, for the reason: --deadline or OPSCTL_DEADLINE
+        self.configured = seconds if configured is None else configured
         self._loop = asyncio.get_running_loop()
         self.at = self._loop.time() + seconds
 
@@ -27,4 +29,16 @@ class Deadline:
 
     @property
     def reason(self) -> str:
-        return f"the run's --deadline of {self.seconds:g}s passed"
+        return f"the run's {self.name} of {self.configured:g}s passed"
+
+
+def command_deadline(seconds: float, settings) -> Deadline:
+    """--deadline, or what is left of opsctl's per-command OPSCTL_DEADLINE when that ends first
+    (the admin client enforces it on its own requests; the probe's requests honour it here)."""
+    import time
+
+    configured = settings.deadline_seconds()
+    left = configured - (time.monotonic() - settings.started_at)
+    if left < seconds:
+        return Deadline(max(left, 0.0), "OPSCTL_DEADLINE", configured)
+    return Deadline(seconds)

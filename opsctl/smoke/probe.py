@@ -192,4 +192,4 @@ async def run_probe(settings: Settings, *, models: Iterable[str] = (), mode: str
         results = await prober.run()
     cut = any(d.error == deadline.reason for group in results for d in group.deployments)
     return ProbeReport(results, round((time.perf_counter() - started) * 1000, 1), concurrency, timeout,
-                       deadline.seconds, rule, cut)
+                       deadline.configured, rule, cut, deadline.name)

@@ -67,7 +67,7 @@ def print_probe(report: ProbeReport) -> None:
     print_table(PROBE_COLUMNS, [row for group in report.models for row in group_rows(group)], title="models")
     status(summary(report))
     if report.deadline_passed:
-        status(f"The --deadline of {report.deadline:g}s passed before every deployment answered.")
+        status(f"The {report.deadline_name} of {report.deadline:g}s passed before every deployment answered.")
 
 
 class LiveProbeView:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from opsctl.errors import OpsctlError
 from opsctl.settings import Settings
 from opsctl.smoke.codes import SmokeExit, worst
-from opsctl.smoke.deadline import Deadline
+from opsctl.smoke.deadline import command_deadline
 from opsctl.smoke.health import HealthReport, check_health
 from opsctl.smoke.probe import DEFAULT_DEADLINE, ProbeReport, run_probe
 
@@ -43,7 +43,7 @@ async def run_smoke(settings: Settings, *, health: bool = True, probe: bool = Tr
             raise OpsctlError(f"{error.message} (`opsctl smoke health` needs none)", error.exit_code) from None
     if expect_db is None:
         expect_db = bool(settings.database_url)
-    budget = Deadline(deadline)
+    budget = command_deadline(deadline, settings)
     health_report = await check_health(settings, expect_db, deadline=budget) if health else None
     if health_report is not None and not health_report.proxy_ready:
         return SmokeRun(health_report, None)

@@ -76,6 +76,7 @@ class ProbeReport:
     deadline: float
     rule: str = "all"
     deadline_passed: bool = False
+    deadline_name: str = "--deadline"  # or OPSCTL_DEADLINE, when that ended first
 
     @property
     def exit_code(self) -> SmokeExit:
@@ -91,6 +92,7 @@ class ProbeReport:
             "concurrency": self.concurrency,
             "timeout": self.timeout,
             "deadline": self.deadline,
+            "deadline_name": self.deadline_name,
             "deadline_passed": self.deadline_passed,
             "rule": self.rule,
             "models": [asdict(group) for group in self.models],

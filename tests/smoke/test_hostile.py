@@ -36,8 +36,8 @@ def hostile():
         yield proxy
 
 
-def opsctl(args, proxy, tmp_path, timeout=60):
-    env = {**os.environ, "PYTHONPATH": str(REPO), "LITELLM_PROXY_URL": proxy.url, "LITELLM_MASTER_KEY": MASTER_KEY}
+def opsctl(args, proxy, tmp_path, timeout=60, env=None):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "LITELLM_PROXY_URL": proxy.url, "LITELLM_MASTER_KEY": MASTER_KEY, **(env or {})}
     started = time.monotonic()
     result = subprocess.run([sys.executable, "-c", MEASURED, *args], env=env, cwd=tmp_path, capture_output=True,
                             text=True, timeout=timeout)
@@ -93,3 +93,13 @@ def test_a_dripping_health_route_ends_within_the_deadline(hostile, tmp_path):
     checks = {c["route"]: c for c in json.loads(result.stdout)["health"]["checks"]}
     assert (checks["/health/liveliness"]["outcome"], checks["/health/liveliness"]["detail"]) == (
         "failed", "the run's --deadline of 3s passed")
+
+
+def test_opsctls_own_deadline_ends_the_probe_when_it_is_shorter(hostile, tmp_path):
+    env_deadline = {"OPSCTL_DEADLINE": "3"}
+    result, stderr, _peak, wall = opsctl(["smoke", "probe", "--json", "--timeout", "60"], hostile, tmp_path, env=env_deadline)
+    assert wall < 6, wall
+    report = json.loads(result.stdout)["probe"]
+    assert (report["deadline"], report["deadline_name"], report["deadline_passed"]) == (3, "OPSCTL_DEADLINE", True)
+    errors = {group["model"]: group["error"] for group in report["models"]}
+    assert errors["drip"] == "the run's OPSCTL_DEADLINE of 3s passed"
