@@ -74,8 +74,8 @@ def probe_db_model(settings: Settings, model: str | None = None, timeout: float 
         model = names[0]
     report = asyncio.run(run_probe(settings, models=[model], timeout=timeout))
     probe = report.models[0]
-    detail = probe.status if probe.passed else f"{probe.status}: {probe.error}"
-    return Probe(model, probe.passed, detail)
+    detail = probe.status if probe.healthy else f"{probe.status}: {probe.error}"
+    return Probe(model, probe.healthy, detail)
 
 
 def check_master_keys(settings: Settings, new_key: str, old_key: str) -> None:
