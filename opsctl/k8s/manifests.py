@@ -38,15 +38,9 @@ class Manifest:
         return str(metadata.get("name") or "") if isinstance(metadata, dict) else ""
 
     def get(self, *path: Any, default: Any = None) -> Any:
-        node: Any = self.data
-        for part in path:
-            if isinstance(node, dict) and part in node:
-                node = node[part]
-            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-                node = node[part]
-            else:
-                return default
-        return node
+        from opsctl.audit.yamldoc import dig
+
+        return dig(self.data, path, default)
 
     def line(self, *path: Any) -> int:
         """The line of the deepest part of `path` that exists (the document's first line otherwise)."""
