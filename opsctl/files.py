@@ -134,6 +134,14 @@ def read_regular(path: str | os.PathLike, max_bytes: int, what: str = "file") ->
         return _read_capped(handle, source, info, max_bytes, what)
 
 
+def read_text(path: str | os.PathLike, max_bytes: int, what: str = "file") -> str:
+    """read_regular's bytes as UTF-8 text: a file a user hands opsctl to parse (state, manifests)."""
+    try:
+        return read_regular(path, max_bytes, what).decode("utf-8")
+    except UnicodeDecodeError:
+        raise OpsctlError(f"{what} {path} is not UTF-8 text", ExitCode.USAGE) from None
+
+
 def read_private(path: str | os.PathLike, max_bytes: int, what: str = "file") -> bytes:
     """The bytes of a private file: a regular file we own, mode 0600 or stricter, at most `max_bytes`."""
     source = Path(path)
