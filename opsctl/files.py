@@ -189,3 +189,23 @@ def open_private_append(path: str | os.PathLike, what: str = "file",
             raise _os_error(error, target) from None
         raise
     return os.fdopen(fd, "ab"), created
+
+
+def undo_path(prefix: str, suffix: str, now=None) -> Path:
+    """Where a write keeps its undo file unless told: $XDG_STATE_HOME (or ~/.local/state)/opsctl/<prefix>-<UTC time><suffix>."""
+    from datetime import datetime, timezone
+
+    state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%S%fZ")
+    return state / "opsctl" / f"{prefix}-{stamp}{suffix}"
+
+
+def check_new_file(path: Path, what: str) -> None:
+    """Fail before any write when a file the write must create cannot be created
+    (the default undo directory is made, 0700)."""
+    if path.exists() or path.is_symlink():
+        raise OpsctlError(f"{what} {path} already exists: refusing to overwrite it; nothing was changed", ExitCode.REFUSED)
+    if path.parent == undo_path("x", "").parent:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.parent.is_dir():
+        raise OpsctlError(f"cannot write {what} {path}: {path.parent} is not a directory; nothing was changed", ExitCode.USAGE)
