@@ -84,3 +84,44 @@ backend {HEALTH_BACKEND}
     balance roundrobin
 {tracked}
 """
+
+
+@dataclass(frozen=True)
+class CfgLine:
+    line: int  # 1-based
+    words: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CfgSection:
+    kind: str  # global, defaults, frontend, backend, listen, resolvers, ...
+    name: str
+    line: int
+    body: tuple[CfgLine, ...]
+
+    def directives(self, *head: str) -> list[CfgLine]:
+        """The lines of this section that start with the words `head`."""
+        return [d for d in self.body if d.words[: len(head)] == head]
+
+
+SECTION_KEYWORDS = {"global", "defaults", "frontend", "backend", "listen", "resolvers", "peers", "userlist",
+                    "mailers", "program", "http-errors", "ring", "cache"}
+
+
+def parse_haproxy_cfg(text: str) -> list[CfgSection]:
+    """haproxy.cfg as sections of word lists, with line numbers (comments dropped; enough for the audit)."""
+    sections: list[CfgSection] = []
+    kind, name, start, body = None, "", 0, []
+    for number, raw in enumerate(text.splitlines(), 1):
+        words = tuple(raw.split("#", 1)[0].split())
+        if not words:
+            continue
+        if words[0] in SECTION_KEYWORDS and not raw[:1].isspace():
+            if kind is not None:
+                sections.append(CfgSection(kind, name, start, tuple(body)))
+            kind, name, start, body = words[0], (words[1] if len(words) > 1 else ""), number, []
+        elif kind is not None:
+            body.append(CfgLine(number, words))
+    if kind is not None:
+        sections.append(CfgSection(kind, name, start, tuple(body)))
+    return sections

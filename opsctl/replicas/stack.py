@@ -77,13 +77,18 @@ def _without_ports(block: list[str]) -> list[str]:
     return out
 
 
+_READINESS_TEST = ("      test: [\"CMD-SHELL\", \"python -c \\\"import urllib.request; "
+                   "urllib.request.urlopen('http://127.0.0.1:4000/health/readiness', timeout=5)\\\"\"]\n")
+
+
 def scale_compose(text: str, count: int) -> str:
     """docker-compose.yml with `litellm` as `litellm-1..count` behind the `lb` service."""
     lines = text.splitlines(keepends=True)
     start, end = _service_block(lines, PROXY)
     block = _without_ports(lines[start:end])
     # The engine's health of a replica is its readiness (DB connected): what a rolling restart waits for.
-    block = [line.replace("/health/liveliness", "/health/readiness") if "test:" in line else line for line in block]
+    # CMD-SHELL, one string: podman 4.3's Docker API splits a CMD list's words at spaces.
+    block = [_READINESS_TEST if line.startswith("      test:") else line for line in block]
     first = [
         f"  # {count} proxy replicas (opsctl init --replicas {count}, docs/replicas.md): one definition, the\n",
         "  # others YAML aliases of it. None is published: clients reach them through the lb service.\n",
@@ -96,8 +101,8 @@ def scale_compose(text: str, count: int) -> str:
 
 def _lb_service(count: int) -> list[str]:
     depends = "".join(f"      {name}:\n        condition: service_started\n" for name in replica_names(count))
-    probe = ("exec 3<>/dev/tcp/127.0.0.1/4000 && printf 'GET /health/readiness HTTP/1.0\\\\r\\\\n\\\\r\\\\n' >&3 "
-             "&& read -r -t 5 line <&3 && [[ $$line == *' 200 '* ]]")
+    probe = ("bash -c 'exec 3<>/dev/tcp/127.0.0.1/4000 && printf \\\"GET /health/readiness HTTP/1.0\\\\r\\\\n\\\\r\\\\n\\\" >&3 "
+             "&& read -r -t 5 line <&3 && [[ $$line == *\\\" 200 \\\"* ]]'")
     return [f"""\
   # HAProxy in front of the replicas: the only service published. It health-checks
   # each replica's /health/readiness (haproxy/haproxy.cfg, rendered by opsctl), and
@@ -117,8 +122,8 @@ def _lb_service(count: int) -> list[str]:
       - "127.0.0.1:{HEALTH_PORT}:{HEALTH_PORT}"
     pids_limit: 64
     mem_limit: 256m
-    healthcheck:  # readiness through the LB: at least one replica UP (bash's /dev/tcp: no curl in the image)
-      test: ["CMD", "bash", "-c", "{probe}"]
+    healthcheck:  # readiness through the LB, at least one replica UP (bash's /dev/tcp: no curl in the image)
+      test: ["CMD-SHELL", "{probe}"]
       interval: 5s
       timeout: 6s
       retries: 6
