@@ -26,8 +26,9 @@ timeout_option = click.option(
 @click.option("--dry-run", is_flag=True, help="Show what would be written; write nothing.")
 @click.option("--target", type=click.Choice(["compose", "k8s"]), default="compose", show_default=True,
               help="compose: the docker compose stack; k8s: a kustomize base (docs/kubernetes.md).")
-@click.option("--replicas", type=click.IntRange(min=1), default=2, show_default=True,
-              help="With --target k8s: proxy replicas (they share state through REDIS_URL).")
+@click.option("--replicas", type=click.IntRange(min=1),
+              help="Proxy replicas. compose: N > 1 writes litellm-1..N behind an HAProxy `lb` service, sharing "
+                   "Redis (default: the OPSCTL_REPLICAS .env records, else 1); k8s: the Deployment's (default 2).")
 @json_option
 @pass_settings
 def init(settings, directory, force, show_diff, upgrade, dry_run, target, replicas, as_json):
@@ -39,6 +40,11 @@ def init(settings, directory, force, show_diff, upgrade, dry_run, target, replic
     alone unless --force. What init wrote is recorded in .opsctl-template.lock,
     the base that --upgrade merges against.
 
+    With --replicas N (N > 1) the proxy runs as services litellm-1..N, none
+    published, behind an `lb` service (HAProxy, haproxy/haproxy.cfg) that is
+    the only one published; .env records OPSCTL_REPLICAS=N, which later runs
+    keep; change it with `--replicas M --force` (docs/replicas.md).
+
     \b
     Examples:
       opsctl init stack --dry-run
@@ -46,11 +52,13 @@ def init(settings, directory, force, show_diff, upgrade, dry_run, target, replic
       opsctl init stack --diff
       opsctl init stack --upgrade --dry-run
       opsctl --policy my-policy.toml init stack --force
+      opsctl init stack --replicas 3
       opsctl init gateway-k8s --target k8s --replicas 3
     """
     from opsctl.errors import ExitCode, OpsctlError
     from opsctl.policy import load_policy
     from opsctl.stack import drift
+    from opsctl.replicas import stack as replica_stack
     from opsctl.stack.render import plan_init, write_plan
 
     if sum((force, show_diff, upgrade)) > 1:
@@ -58,23 +66,26 @@ def init(settings, directory, force, show_diff, upgrade, dry_run, target, replic
     if target == "k8s":
         from opsctl.k8s.render import init_k8s
 
-        return init_k8s(Path(directory or settings.stack_dir), load_policy(settings.policy_file), replicas,
+        return init_k8s(Path(directory or settings.stack_dir), load_policy(settings.policy_file), replicas or 2,
                         force=force, dry_run=dry_run, as_json=as_json, compose_only=show_diff or upgrade)
     target = Path(directory or settings.stack_dir)
     policy = load_policy(settings.policy_file)
     if show_diff or upgrade:
+        _same_count(target, replicas)
         rendered = {p.relative: p.content for p in plan_init(target, policy, force=True)}
         if show_diff:
             _show_drift(target, drift.drift(target, rendered), as_json)
         else:
             _upgrade(target, rendered, dry_run, as_json)
         return
-    plan = plan_init(target, policy, force=force)
+    plan = plan_init(target, policy, force=force, replicas=replicas)
     backup = None
     if not dry_run:
         if force:
             backup = drift.backup_files(target, [p.relative for p in plan if p.action == "overwrite"])
         write_plan(target, plan)
+        if any(p.relative == replica_stack.HAPROXY_CFG for p in plan):
+            replica_stack.ensure_runtime_dir(target)
         drift.write_lock(target, {p.relative: p.content for p in plan})
     if as_json:
         emit_json({"directory": str(target), "dry_run": dry_run, "backup": str(backup) if backup else None,
@@ -89,6 +100,19 @@ def init(settings, directory, force, show_diff, upgrade, dry_run, target, replic
         from opsctl.invocation import opsctl_command
 
         say(f"next: review {target / '.env'}, then `{opsctl_command()} --stack-dir {target} up`")
+
+
+def _same_count(target: Path, replicas: int | None) -> None:
+    """--diff and --upgrade compare with the count .env records; a new count is --force's job (.env changes too)."""
+    from opsctl.errors import ExitCode, OpsctlError
+    from opsctl.replicas.stack import recorded_count
+    from opsctl.stack.render import ENV, parse_env
+
+    env = target / ENV
+    recorded = recorded_count(parse_env(env.read_text()) if env.is_file() else {})
+    if replicas is not None and replicas != recorded:
+        raise OpsctlError(f"{env} records {recorded} replica(s): change the count with `opsctl init {target} "
+                          f"--replicas {replicas} --force` (.env keeps its secrets)", ExitCode.USAGE)
 
 
 def _show_drift(target: Path, found, as_json: bool) -> None:

@@ -124,12 +124,23 @@ def new_secret(name: str) -> str:
     return "sk-" + secrets.token_urlsafe(32) if name == "LITELLM_MASTER_KEY" else secrets.token_hex(24)
 
 
-def render_env(example: str, existing: dict[str, str]) -> str:
-    """.env.example with existing values kept and every GENERATED value filled in."""
+def render_env(example: str, existing: dict[str, str], computed: dict[str, str] | None = None,
+               forced: dict[str, str] | None = None) -> str:
+    """.env.example with existing values kept and every GENERATED value filled in.
+
+    `computed`: GENERATED values that are not secrets (the LB's uid:gid); `forced`:
+    values that win over existing ones (the replica count init was asked for).
+    """
+    computed, forced = computed or {}, forced or {}
     values = parse_env(example)
+    existing = {**existing, **{name: value for name, value in forced.items() if name in existing}}
     for name, value in values.items():
-        if existing.get(name):
+        if name in forced:
+            values[name] = forced[name]
+        elif existing.get(name):
             values[name] = existing[name]
+        elif value == GENERATED and name in computed:
+            values[name] = computed[name]
         elif value == GENERATED and name != "DATABASE_URL":
             values[name] = new_secret(name)
     if values.get("DATABASE_URL") == GENERATED:
@@ -170,13 +181,23 @@ def _existing(directory: Path, relative: str) -> str | None:
         return ""  # differs from anything we would write
 
 
-def plan_init(directory: Path, policy: Policy, force: bool = False) -> list[PlannedFile]:
-    """Everything `opsctl init` would write, rendered and checked; raises before any write."""
+def plan_init(directory: Path, policy: Policy, force: bool = False, replicas: int | None = None) -> list[PlannedFile]:
+    """Everything `opsctl init` would write, rendered and checked; raises before any write.
+
+    `replicas` None: the count the stack's .env records (OPSCTL_REPLICAS), else 1.
+    """
+    from opsctl.replicas import stack as replica_stack
+
     files = template_files()
     files[CONFIG] = render_config(files[CONFIG], policy)
+    env_text = _existing(directory, ENV)
+    existing_env = parse_env(env_text) if env_text is not None else {}
+    count = replicas if replicas is not None else replica_stack.recorded_count(existing_env)
+    files = replica_stack.scale_files(files, count)
     current = {relative: _existing(directory, relative) for relative in sorted({*files, ENV})}
-    existing_env = parse_env(current[ENV]) if current[ENV] is not None else {}
-    files[ENV] = render_env(files[ENV_EXAMPLE], existing_env)
+    forced = {replica_stack.REPLICAS_VAR: str(count)}  # written when N > 1, or when .env has it already
+    computed = {replica_stack.LB_USER_VAR: replica_stack.lb_user()}
+    files[ENV] = render_env(files[ENV_EXAMPLE], existing_env, computed, forced)
 
     plan = []
     for relative, content in sorted(files.items()):

@@ -6,6 +6,9 @@
 #   localhost/opsctl-redis:<hash>      Debian's Redis 7.0, redis:7's entrypoint contract
 #   localhost/opsctl-litellm:<hash>    litellm[proxy] and prisma as pinned in pyproject.toml,
 #                                      with the Prisma WASM engine stand-in (see docs/images.md)
+#   localhost/opsctl-haproxy:<hash>    Debian's HAProxy 2.6, haproxy:2.6's entrypoint contract (the replicas' LB)  #+haproxy
+#   Lines ending in the haproxy mark are left out of the other three images' hash: they were  #+haproxy
+#   added after those images were cached, and do not change how those are built.  #+haproxy
 #
 # <hash> is a hash of everything the image is built from (this script, the
 # image's directory next to it, the pinned versions, the engine stand-in), so
@@ -77,6 +80,7 @@ PRISMA_REQ="$(pin prisma)"
 # prisma-client-py 0.15.0 drives the Prisma CLI and query engine 5.17.0 (engine 393aa359...).
 PRISMA_CLI=prisma@5.17.0
 IMAGES=(postgres redis litellm)
+IMAGES+=(haproxy)  #+haproxy
 
 log() { printf '%s\n' "$*" >&2; }
 die() { log "build.sh: $*"; exit 1; }
@@ -96,7 +100,12 @@ image_hash() {
     local name="$1"
     {
         printf '%s\n' "$SUITE" "${SOURCES[@]}" "${SLIM[@]}"
+        # The script as it was before the haproxy image, then the haproxy image's own lines.  #+haproxy
+        grep -v '#+haproxy$' "$HERE/build.sh"  #+haproxy
+        [ "$name" != haproxy ] || grep '#+haproxy$' "$HERE/build.sh"  #+haproxy
+        if false; then  #+haproxy
         cat "$HERE/build.sh"
+        fi  #+haproxy
         (cd "$HERE/$name" && find . -type f | LC_ALL=C sort | xargs sha256sum)
         if [ "$name" = litellm ]; then
             printf '%s\n' "$LITELLM_REQ" "$EXTRAS_REQ" "$PRISMA_REQ" "$PRISMA_CLI"
@@ -149,6 +158,8 @@ build_redis() {
     mmdebstrap_image redis --include=redis-server
 }
 
+# Debian's haproxy only: the runtime API (stats socket) needs nothing else.  #+haproxy
+build_haproxy() { mmdebstrap_image haproxy --include=haproxy; }  #+haproxy
 build_litellm() {
     # litellm/customize.sh runs pip inside the root and npm outside it (see its header).
     OPSCTL_LITELLM_REQS="$LITELLM_REQ $EXTRAS_REQ $PRISMA_REQ" \
@@ -187,6 +198,7 @@ changes() {
             "ENV PRISMA_QUERY_ENGINE_BINARY=/opt/prisma-engine/query-engine.mjs" \
             "ENV PRISMA_SCHEMA_ENGINE_BINARY=/opt/prisma-engine/schema-engine" \
             "WORKDIR /app" 'ENTRYPOINT ["docker/prod_entrypoint.sh"]' 'CMD ["--port", "4000"]' "EXPOSE 4000" ;;
+        haproxy) printf '%s\n' "ENV PATH=$PATH_DEFAULT" "ENV LANG=C.UTF-8" "WORKDIR /var/lib/haproxy" "USER haproxy" 'ENTRYPOINT ["docker-entrypoint.sh"]' 'CMD ["haproxy", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]' "STOPSIGNAL SIGUSR1" ;;  #+haproxy
     esac
 }
 
@@ -267,6 +279,7 @@ for arg; do
         --background) mode=background ;;
         --print-env) write_env; exit 0 ;;
         postgres|redis|litellm) requested+=("$arg") ;;
+        haproxy) requested+=("$arg") ;;  #+haproxy
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument: $arg (see --help)" ;;
     esac

@@ -27,6 +27,7 @@ class Mutation:
     apply: Callable[[Path, Path], None]
     fix: str | None = None
     status: str = "FAIL"  # WARN: a recommendation; nothing FAILs, the check WARNs
+    replicas: int = 1  # the stack it breaks: `opsctl init --replicas N`
 
 
 def _general(key, value):
@@ -286,6 +287,19 @@ def _callbacks_not_mounted(stack, home):
     edit_compose(stack, lambda c: service(c, "litellm").__setitem__("volumes", ["./litellm/config.yaml:/app/config.yaml:ro"]))
 
 
+def _lb_checks_liveliness(stack, home):
+    cfg = stack / "haproxy" / "haproxy.cfg"
+    cfg.write_text(cfg.read_text().replace("option httpchk GET /health/readiness", "option httpchk GET /health/liveliness"))
+
+
+def _replica_published(stack, home):
+    edit_compose(stack, lambda compose: service(compose, "litellm-2").__setitem__("ports", ["127.0.0.1:4002:4000"]))
+
+
+def _without(section, key):
+    return lambda stack, home: edit_config(stack, lambda c: c[section].pop(key))
+
+
 MUTATIONS = [
     Mutation("port-on-every-interface", "ports-loopback", _port_on_all_interfaces,
              fix='publish "127.0.0.1:4000:4000" instead of "4000:4000" at docker-compose.yml:'),
@@ -390,6 +404,13 @@ MUTATIONS = [
     Mutation("self-fallback", "fallback-cycles", _fallback_only("gemma3-1b-local", ["llama3.2-1b-local", "gemma3-1b-local"])),
     Mutation("chat-default-falls-back-to-itself", "fallback-cycles", _fallback_only("chat-default", ["chat-default"]),
              fix="remove chat-default from the targets of chat-default at litellm/config.yaml:"),
+    # --- replicas (opsctl init --replicas 3)
+    Mutation("replicas-count-limits-alone", "replicas-rate-limits", _without("general_settings", "coordination_redis"),
+             replicas=3),
+    Mutation("replicas-router-redis-without-password", "replicas-router-state",
+             _without("router_settings", "redis_password"), replicas=3),
+    Mutation("lb-checks-liveliness", "replicas-lb-readiness", _lb_checks_liveliness, replicas=3),
+    Mutation("replica-published-past-the-lb", "replicas-only-lb-published", _replica_published, replicas=3),
     # --- tooling
     Mutation("callbacks-not-mounted", "callbacks", _callbacks_not_mounted),
     # --- container hardening

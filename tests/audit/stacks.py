@@ -19,9 +19,9 @@ from click.testing import CliRunner
 from opsctl.cli import cli
 
 
-def init_stack(path: Path) -> Path:
-    """Run `opsctl init PATH` as an operator would; the test fails if it does not succeed."""
-    result = CliRunner().invoke(cli, ["init", str(path)], catch_exceptions=False)
+def init_stack(path: Path, replicas: int = 1) -> Path:
+    """Run `opsctl init PATH [--replicas N]` as an operator would; the test fails if it does not succeed."""
+    result = CliRunner().invoke(cli, ["init", str(path), "--replicas", str(replicas)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return path
 

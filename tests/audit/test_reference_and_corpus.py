@@ -23,6 +23,23 @@ def test_a_stack_written_by_init_passes_with_no_fail(tmp_path):
     assert result.stderr.strip().splitlines()[-1].startswith("audit: ")
 
 
+def test_a_stack_of_three_replicas_written_by_init_passes_with_no_fail_and_no_warn(tmp_path, isolated_env):
+    stack = init_stack(tmp_path / "stack", replicas=3)
+    code, real = audit(stack, isolated_env, "compose")
+    _, builtin = audit(stack, isolated_env, "builtin")
+    assert code == 0 and failing(real) == set(), [c for c in real["checks"] if c["status"] == "FAIL"]
+    assert {c["check"] for c in real["checks"] if c["status"] == "WARN"} == set()
+    assert statuses(builtin) == statuses(real)
+    replicas = {c["check"]: c for c in real["checks"] if c["check"].startswith("replicas-")}
+    assert {name: c["status"] for name, c in replicas.items()} == dict.fromkeys(
+        ("replicas-rate-limits", "replicas-router-state", "replicas-lb-readiness", "replicas-only-lb-published"), "PASS")
+    assert replicas["replicas-lb-readiness"]["evidence"][0]["path"] == "haproxy/haproxy.cfg"
+    # One proxy: the same checks pass, saying why there is nothing to check.
+    _, single = run_audit("audit", str(init_stack(tmp_path / "single")), "--json")
+    assert all(c["status"] == "PASS" and "one proxy service (litellm)" in c["evidence"][0]["text"]
+               for c in single["checks"] if c["check"].startswith("replicas-"))
+
+
 def test_the_table_groups_checks_by_runbook_section(tmp_path):
     stack = init_stack(tmp_path / "stack")
     result, _ = run_audit("audit", str(stack))
@@ -45,7 +62,7 @@ def audit(stack, home, resolver: str):
 @pytest.mark.parametrize("resolver", ["compose", "builtin"])
 @pytest.mark.parametrize("mutation", MUTATIONS, ids=[m.name for m in MUTATIONS])
 def test_a_broken_promise_fails_exactly_its_check(tmp_path, isolated_env, mutation, resolver):
-    stack = init_stack(tmp_path / "stack")
+    stack = init_stack(tmp_path / "stack", mutation.replicas)
     mutation.apply(stack, isolated_env)
     exit_code, data = audit(stack, isolated_env, resolver)
     broken = next(c for c in data["checks"] if c["check"] == mutation.check)

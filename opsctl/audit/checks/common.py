@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Any, Callable
 
 from opsctl.audit.compose_resolve import EnvVar
@@ -134,3 +136,18 @@ def expect_env(files: StackFiles, name: str, holds: Callable[[str | None], bool]
         return [(Status.FAIL, Evidence(text, evidence.path, evidence.line))], [env_fix(files, proxy, name, wanted)]
 
     return each_proxy(files, judge)
+
+
+def load_balancer(files: StackFiles) -> tuple[Service, Path, str] | None:
+    """(service, host file, stack-relative name) of the service that mounts a haproxy.cfg, if any."""
+    for service in files.compose.services:
+        for mount in service.mounts:
+            if mount.bind and mount.source and os.path.basename(mount.target) == "haproxy.cfg":
+                host = Path(mount.source)
+                host = host if host.is_absolute() else files.dir / host
+                try:
+                    rel = str(host.resolve().relative_to(files.dir.resolve()))
+                except (ValueError, OSError):
+                    rel = str(host)
+                return service, host, rel
+    return None

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from opsctl.audit.checks.common import each_proxy, expect_setting, needs_compose, needs_config, var_evidence
+from opsctl.audit.checks.common import (each_proxy, expect_setting, load_balancer, needs_compose, needs_config,
+                                        needs_proxy, var_evidence)
 from opsctl.audit.registry import Evidence, Result, Status, check, failed, passed, worst
 from opsctl.audit.services import Service
 from opsctl.audit.stackfiles import StackFiles, as_list
@@ -135,6 +136,9 @@ def rerank_local(files: StackFiles) -> Result:
 @check("health-app", section=SECTION, runbook="Health app on 127.0.0.1:4001 when `SEPARATE_HEALTH_APP=1`.",
        fix='publish the health port on the litellm service as "127.0.0.1:4001:${SEPARATE_HEALTH_PORT:-4001}"')
 def health_app(files: StackFiles) -> Result:
+    if not needs_proxy(files) and len(files.proxies) > 1:
+        return _health_app_behind_lb(files)
+
     def judge(proxy: Service):
         var = proxy.env.get("SEPARATE_HEALTH_APP")
         if var is None or var.value != "1":  # docker/prod_entrypoint.sh: [ "$SEPARATE_HEALTH_APP" = "1" ]
@@ -152,6 +156,23 @@ def health_app(files: StackFiles) -> Result:
                 [f'publish "127.0.0.1:{HEALTH_PORT}:{target}" in the ports of service {proxy.name} ({rel}:{line})'])
 
     return each_proxy(files, judge)
+
+
+def _health_app_behind_lb(files: StackFiles) -> Result:
+    """Replicas publish nothing (replicas-only-lb-published): the LB publishes the health port for them."""
+    found = load_balancer(files)
+    if found is None:
+        rel, line = files.proxies[0].defined_at()
+        return failed(Evidence(f"{len(files.proxies)} proxy services and no load balancer publishing the health port",
+                               rel, line), fix="opsctl init DIR --replicas N --force writes the lb service")
+    lb = found[0]
+    served = [p for p in lb.ports if p.published == HEALTH_PORT]
+    if served:
+        return passed(Evidence(f"the replicas' health app published by {lb.name} as {served[0].text}",
+                               served[0].rel, served[0].line))
+    rel, line = lb.where("ports")
+    return failed(Evidence(f"{lb.name} does not publish host port {HEALTH_PORT} for the replicas' health app", rel, line),
+                  fix=f'publish "127.0.0.1:{HEALTH_PORT}:{HEALTH_PORT}" in the ports of service {lb.name} ({rel}:{line})')
 
 
 def _cycles(graph: dict[str, list[str]]) -> list[list[str]]:
