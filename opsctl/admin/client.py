@@ -301,7 +301,7 @@ class _Core:
             if not answer.body:
                 return None
             try:
-                return scrub(jsonsafe.loads(answer.body), (self.settings.master_key,))
+                return scrub(jsonsafe.loads(answer.body), (self.settings.master_key,), raw=answer.body)
             except jsonsafe.JSONError as error:
                 raise ProxyError(f"the proxy at {self.shown_url} answered {method} {path} with something that is not "
                                  f"JSON ({error})" + ("" if idempotent else "; it may have been applied"),
