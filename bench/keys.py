@@ -8,11 +8,14 @@ Run: .venv/bin/python bench/keys.py
 """
 
 import json
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+# bench/ itself off the path: its secrets.py would shadow the standard library's (litellm imports it).
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from opsctl.admin.key_rows import build_request, load_rows  # noqa: E402
@@ -72,7 +75,8 @@ def main() -> None:
     print(f"list {LISTED_KEYS} keys ({LISTED_KEYS // 100} pages of 100), {LATENCY * 1000:.0f} ms per page")
     print(f"one page at a time:       {serial_list:6.2f} s")
     print(f"keys list (concurrency {CONCURRENCY}): {paged_list:6.2f} s  (target < {LIST_TARGET_SECONDS:.0f} s)")
-    print(f"speed-up:                 {serial_list / paged_list:6.1f}x")
+    print(f"speed-up:                 {serial_list / paged_list:6.1f}x  (one page at a time / keys list)")
+    print(f"load average:             {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

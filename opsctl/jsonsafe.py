@@ -63,15 +63,36 @@ def _check(value, max_depth: int, allow_nul: bool) -> None:
                 stack.extend((element, depth + 1) for element in item)
 
 
+def _check_depth(value, max_depth: int) -> None:
+    """Depth alone, level by level over the containers only (the strings need no look)."""
+    level = [value] if type(value) in (dict, list) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > max_depth:
+            raise JSONError(f"nesting deeper than {max_depth} levels")
+        below: list = []
+        for item in level:
+            below += [child for child in (item.values() if type(item) is dict else item) if type(child) in (dict, list)]
+        level = below
+
+
 def loads(data: bytes | str, *, max_depth: int = MAX_DEPTH, allow_nul: bool = True):
     """The decoded document, or JSONError."""
-    if isinstance(data, bytes):
+    from_utf8 = isinstance(data, bytes)
+    if from_utf8:
         try:
             data = data.decode("utf-8")
         except UnicodeDecodeError as error:
             raise JSONError(f"not UTF-8 (byte {error.start})") from None
     value = _decode(data, max_depth, parse_float=_number, parse_int=_integer)
-    _check(value, max_depth, allow_nul)
+    # A lone surrogate or a NUL can only come from a \u escape (json refuses raw control
+    # characters; valid UTF-8 holds no surrogate): without one, only the depth needs a look,
+    # which is a tenth of the walk over every string (a /key/list page of 100 keys: 0.4 ms, not 4.5).
+    if "\\u" not in data and (from_utf8 or data.isascii()):
+        _check_depth(value, max_depth)
+    else:
+        _check(value, max_depth, allow_nul)
     return value
 
 

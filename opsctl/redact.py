@@ -91,11 +91,19 @@ def visible(text: object, keep_newlines: bool = False) -> str:
     return UNPRINTABLE.sub(_escape, shown)
 
 
-def scrub(value, secrets: Iterable[str | None]):
-    """A decoded JSON value with every secret (in any spelling) replaced in its strings and keys."""
+def scrub(value, secrets: Iterable[str | None], raw: str | bytes | None = None):
+    """A decoded JSON value with every secret (in any spelling) replaced in its strings and keys.
+
+    `raw`, the JSON text it was decoded from, lets a clean answer skip the walk: without a
+    backslash its strings are pieces of that text, so no spelling absent from it is in them.
+    """
     spellings = _all_spellings(secrets)
     if not spellings:
         return value
+    if raw is not None:
+        text = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+        if b"\\" not in text and not any(spelling.encode("utf-8", "surrogatepass") in text for spelling in spellings):
+            return value
 
     def walk(item):
         if isinstance(item, str):

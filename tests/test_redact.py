@@ -55,3 +55,32 @@ def test_scrub_masks_a_secret_in_every_string_and_key_of_an_answer():
     answer = {"keys": [{"key_alias": SECRET, SECRET: 1, "n": 5, "m": [quote(SECRET, safe=""), "html " + __import__("html").escape(SECRET)]}]}
     assert json.dumps(scrub(answer, [SECRET])) == json.dumps(
         {"keys": [{"key_alias": "****", "****": 1, "n": 5, "m": ["****", "html ****"]}]})
+
+
+def test_scrub_with_the_raw_text_skips_only_answers_that_cannot_hold_the_secret():
+    from opsctl.redact import scrub
+
+    for raw in (json.dumps({"a": SECRET}), json.dumps({"a": SECRET.replace("-", "\\u002d")}).replace("\\\\", "\\"),
+                '{"a": "' + "".join(f"\\u{ord(c):04x}" for c in SECRET) + '"}'):
+        value = json.loads(raw)
+        assert scrub(value, [SECRET], raw=raw.encode()) == {"a": "****"}, raw  # escaped spellings are still found
+    clean = '{"a": "nothing here"}'
+    value = json.loads(clean)
+    assert scrub(value, [SECRET], raw=clean.encode()) is value  # not walked
+
+
+def test_jsonsafe_refuses_the_same_without_escapes_as_with_them():
+    import pytest
+
+    from opsctl import jsonsafe
+
+    for document in (b"[" * 65 + b"]" * 65, b'{"a":' * 65 + b"1" + b"}" * 65, b'[{"a": [' * 22 + b"]}]" * 22):
+        with pytest.raises(jsonsafe.JSONError, match="nesting deeper than 64 levels"):
+            jsonsafe.loads(document)
+    assert jsonsafe.loads(b"[" * 64 + b"]" * 64) is not None
+    for document in (b'"\\ud800"', b'{"k\\udfff": 1}', '"\ud800"'):
+        with pytest.raises(jsonsafe.JSONError, match="lone surrogate"):
+            jsonsafe.loads(document)
+    with pytest.raises(jsonsafe.JSONError, match="NUL"):
+        jsonsafe.loads(b'["a\\u0000"]', allow_nul=False)
+    assert jsonsafe.loads('["é", {"ü": "\u00e9"}]'.encode()) == ["é", {"ü": "é"}]

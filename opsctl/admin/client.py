@@ -52,6 +52,16 @@ NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 NOT_MADE_ERRORS = (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.ProxyError)
 # LiteLLM words "no database" differently per route, and /team/list says it with a 400.
 NO_DATABASE = re.compile(r"\b(db|database)\b[^.]*\bnot connected|not connected to (the )?db|no db connected", re.IGNORECASE)
+# A database LiteLLM has but cannot reach, in its own words (litellm 1.108.7
+# proxy/db/exception_handler.py:22-24, the 503 auth answer; :249-251, Prisma's P1001 text;
+# httpx.ConnectError's text, which proxy/_types.py:4032 counts as a DB connection error:
+# Prisma's client could not reach its query engine).
+DB_UNREACHABLE = re.compile(r"database is temporarily unreachable|can'?t reach database server|cannot reach database server"
+                            r"|all connection attempts failed", re.IGNORECASE)
+# What /health/readiness says of such a database (proxy/health_endpoints/_health_endpoints.py:1941-1955);
+# it re-checks at most every 15 s (:1615), so the words above catch the first seconds.
+READINESS_DB_DOWN = frozenset({"disconnected", "stalled"})
+DB_ROUTES = ("/key/", "/team/", "/model/")  # a 5xx here may be the database; elsewhere (a chat) it is not asked
 MAX_DETAIL = 300
 HEADER_SAFE = re.compile(r"^[\x21-\x7e]+$")  # what an Authorization header value may hold
 
@@ -244,13 +254,45 @@ class _Core:
                 raise OpsctlError(f"{self.settings.named('proxy_url')} is not a usable proxy URL", ExitCode.USAGE) from None
             if not self.should_retry(outcome, idempotent, attempt):
                 if isinstance(outcome, Answer):
-                    return self.result(outcome, method, path, idempotent)
+                    try:
+                        return self.result(outcome, method, path, idempotent)
+                    except ProxyError as error:
+                        if outcome.status >= 500 and error.exit_code == ExitCode.FAILED and path.startswith(DB_ROUTES):
+                            raise await self._maybe_database_down(http, error, method, path) from None
+                        raise
                 raise self.transport_error(outcome, method, path, idempotent)
             delay = self.retry.delay(attempt)
             if time.monotonic() + delay >= self.deadline:
                 raise self.deadline_error(method, path, idempotent, sent=not isinstance(outcome, NOT_SENT_ERRORS))
             await asyncio.sleep(delay)
             attempt += 1
+
+    def database_down(self, why: str, error: ProxyError, method: str, path: str) -> ProxyError:
+        message = f"the proxy at {self.shown_url} is up but cannot reach its database ({why}); {method} {path} needs it"
+        return ProxyError(message, ExitCode.UNREACHABLE, error.status, error.detail, error.ambiguous)
+
+    async def _maybe_database_down(self, http: httpx.AsyncClient, error: ProxyError, method: str, path: str) -> ProxyError:
+        """A 5xx from a DB route: exit 3 (UNREACHABLE) when LiteLLM says its database is
+        unreachable, in the answer or on /health/readiness; else the error as it was."""
+        if DB_UNREACHABLE.search(error.detail):
+            return self.database_down(f"LiteLLM: {error.detail}", error, method, path)
+        state = await self.readiness_db(http)
+        if state in READINESS_DB_DOWN:
+            return self.database_down(f"/health/readiness: db {state}", error, method, path)
+        return error
+
+    async def readiness_db(self, http: httpx.AsyncClient) -> str | None:
+        """What /health/readiness says of the database (one bounded try, no key sent), or None."""
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        try:
+            async with asyncio.timeout(min(5.0, remaining)):
+                answer = await self._exchange(http, "GET", "/health/readiness", None, None, self.headers(auth=False))
+            state = jsonsafe.loads(answer.body).get("db")
+        except (TimeoutError, _TooLarge, httpx.HTTPError, jsonsafe.JSONError, AttributeError):
+            return None
+        return state if isinstance(state, str) else None
 
     def result(self, answer: Answer, method: str, path: str, idempotent: bool) -> Any:
         """The decoded JSON of a 2xx answer (master key scrubbed), or the ProxyError for anything else."""
@@ -259,7 +301,7 @@ class _Core:
             if not answer.body:
                 return None
             try:
-                return scrub(jsonsafe.loads(answer.body), (self.settings.master_key,))
+                return scrub(jsonsafe.loads(answer.body), (self.settings.master_key,), raw=answer.body)
             except jsonsafe.JSONError as error:
                 raise ProxyError(f"the proxy at {self.shown_url} answered {method} {path} with something that is not "
                                  f"JSON ({error})" + ("" if idempotent else "; it may have been applied"),
@@ -278,7 +320,7 @@ class _Core:
             raise ProxyError(message, ExitCode.AUTH, status, detail)
         if NO_DATABASE.search(detail):
             message = f"the proxy at {self.shown_url} has no database (set DATABASE_URL on the proxy); {method} {path} needs one"
-            raise ProxyError(message, ExitCode.FAILED, status, detail)
+            raise ProxyError(message, ExitCode.UNREACHABLE, status, detail)
         if status in (400, 422):
             raise ProxyError(f"the proxy rejected {method} {path}: {detail}", ExitCode.USAGE, status, detail)
         ambiguous = not idempotent and status in RETRY_STATUSES
@@ -334,6 +376,14 @@ class ProxyClient:
 
     def post(self, path: str, body: Any = None, *, auth: bool = True, idempotent: bool = False) -> Any:
         return self.request("POST", path, json=body, auth=auth, idempotent=idempotent)
+
+    def check_database(self, error: ProxyError, method: str, path: str) -> None:
+        """Raise the exit-3 error when /health/readiness says the database is down: for the
+        answers LiteLLM gives when a lookup failed, such as /team/info's 404
+        (litellm 1.108.7 management_endpoints/team_endpoints.py:5101-5116 turns any DB error into one)."""
+        state = self._loop.run_until_complete(self._core.readiness_db(self._http))
+        if state in READINESS_DB_DOWN:
+            raise self._core.database_down(f"/health/readiness: db {state}", error, method, path)
 
     def request(self, method: str, path: str, *, params=None, json=None, auth: bool = True, idempotent: bool) -> Any:
         return self._loop.run_until_complete(

@@ -54,6 +54,7 @@ def get_team(proxy: ProxyClient, team_id: str) -> dict | None:
         answer = proxy.get("/team/info", {"team_id": team_id})
     except ProxyError as error:
         if error.status == 404:
+            proxy.check_database(error, "GET", "/team/info")  # LiteLLM answers 404 for a lookup that failed, too
             return None
         raise
     why = bad_field(answer, TEAM_INFO)

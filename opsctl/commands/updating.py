@@ -71,8 +71,13 @@ def run_updates(settings, kind, updates, *, dry_run, yes, as_json, undo_file=Non
     if undo is not None:
         write_undo(undo, settings, updates)
         report["undo"] = str(undo)
-    with ProxyClient(settings) as proxy:
-        report["updated"] = apply_updates(proxy, updates)
+    try:
+        with ProxyClient(settings) as proxy:
+            report["updated"] = apply_updates(proxy, updates)
+    except OpsctlError as error:
+        if undo is None:
+            raise
+        raise OpsctlError(f"{error.message}; undo what was done: opsctl {kind}s restore {undo}", error.exit_code) from None
     if as_json:
         emit_json(report)
     status(f"{'restored' if restoring else 'updated'} {report['updated']} {kind}(s)"

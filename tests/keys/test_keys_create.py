@@ -186,3 +186,14 @@ def test_output_file_of_another_user_or_through_a_symlink_gets_no_key(fake_targe
         assert (result.exit_code, result.stderr) == (2, f"Error: {message}\n")
     assert theirs.read_text() == victim.read_text() == ""
     assert fake_target.fake.requests == []
+
+
+def test_litellm_own_400_text_is_shown_in_one_line(target):
+    """LiteLLM 1.108.7 always refuses an alias with a ".." path segment
+    (key_management_endpoints.py:8087-8112): its own words, one line, exit 2, no row."""
+    alias = f"{target.prefix}/../x"
+    result = target.run("keys", "create", "--alias", alias)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == ("Error: the proxy rejected POST /key/generate: Invalid key_alias: must not contain control "
+                             'characters (such as tab or newline) or a ".." path segment\n')
+    assert target.rows(KEY_ROWS, alias) == []

@@ -48,7 +48,7 @@ def test_missing_master_key_fails_before_any_request(fake_target):
 def test_proxy_without_database(fake_target):
     fake_target.fake.db_connected = False
     result = fake_target.run("keys", "create", "--alias", "x")
-    assert result.exit_code == 1
+    assert result.exit_code == 3
     assert result.stderr == f"Error: the proxy at {fake_target.url} has no database (set DATABASE_URL on the proxy); GET /key/list needs one\n"
     teams = fake_target.run("teams", "list")  # LiteLLM says it with a 400 on this route
     assert teams.stderr == f"Error: the proxy at {fake_target.url} has no database (set DATABASE_URL on the proxy); GET /team/list needs one\n"
