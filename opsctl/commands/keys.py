@@ -1,10 +1,10 @@
-"""`opsctl keys create|update|restore|list|info|revoke`."""
+"""`opsctl keys create|update|undo|list|info|revoke`."""
 
 import click
 
 from opsctl.cli import pass_settings
 from opsctl.errors import OpsctlError
-from opsctl.commands.updating import drift_line, field_options, restore_command, run_updates, undo_option
+from opsctl.commands.updating import drift_line, field_options, undo_command, run_updates, undo_option
 from opsctl.output import ProgressBar, confirm_write, emit_json, json_option, print_table, status, warn
 
 
@@ -161,7 +161,7 @@ def keys_update(settings, key_or_hash, from_file, concurrency, dry_run, yes, und
     --from FILE over them) over the policy defaults; a field neither given
     nor in the policy is left as it is. The plan (field, live -> asked) goes
     to stderr; asks first unless --yes. The before-values are saved first,
-    and `opsctl keys restore FILE` puts them back. A second run has nothing
+    and `opsctl keys undo FILE` puts them back. A second run has nothing
     to do. `-` reads KEY_OR_HASH from stdin.
 
     \b
@@ -190,7 +190,7 @@ def keys_update(settings, key_or_hash, from_file, concurrency, dry_run, yes, und
     run_updates(settings, "key", updates, dry_run=dry_run, yes=yes, as_json=as_json, undo_file=undo_file, missing=missing)
 
 
-keys_restore = restore_command(keys, "key")
+keys_undo = undo_command(keys, "key")
 
 
 @keys.command(name="list")

@@ -1,9 +1,9 @@
-"""`opsctl teams create|update|restore|list|info`."""
+"""`opsctl teams create|update|undo|list|info`."""
 
 import click
 
 from opsctl.cli import pass_settings
-from opsctl.commands.updating import drift_line, field_options, restore_command, run_updates, undo_option
+from opsctl.commands.updating import drift_line, field_options, undo_command, run_updates, undo_option
 from opsctl.output import emit_json, json_option, print_table, status
 from opsctl.redact import visible
 
@@ -85,7 +85,7 @@ def teams_update(settings, team_id, dry_run, yes, undo_file, as_json, **options)
     What is asked is what `teams create` would send (the options over the
     policy's team defaults); a field neither given nor in the policy is left
     as it is. Shows the plan, asks first unless --yes, saves the
-    before-values (`opsctl teams restore FILE` puts them back). A second
+    before-values (`opsctl teams undo FILE` puts them back). A second
     run has nothing to do.
 
     \b
@@ -102,7 +102,7 @@ def teams_update(settings, team_id, dry_run, yes, undo_file, as_json, **options)
     run_updates(settings, "team", [update], dry_run=dry_run, yes=yes, as_json=as_json, undo_file=undo_file)
 
 
-teams_restore = restore_command(teams, "team")
+teams_undo = undo_command(teams, "team")
 
 
 @teams.command(name="list")

@@ -1,5 +1,5 @@
 """The glue `keys` and `teams` share: the field options of create/update, and for
-update/restore showing the plan, dry run, confirmation, the undo file, the write
+update/undo showing the plan, dry run, confirmation, the undo file, the write
 (logic in opsctl.admin.updates)."""
 
 import click
@@ -77,11 +77,11 @@ def run_updates(settings, kind, updates, *, dry_run, yes, as_json, undo_file=Non
     except OpsctlError as error:
         if undo is None:
             raise
-        raise OpsctlError(f"{error.message}; undo what was done: opsctl {kind}s restore {undo}", error.exit_code) from None
+        raise OpsctlError(f"{error.message}; undo what was done: opsctl {kind}s undo {undo}", error.exit_code) from None
     if as_json:
         emit_json(report)
     status(f"{'restored' if restoring else 'updated'} {report['updated']} {kind}(s)"
-           + (f"; undo: opsctl {kind}s restore {undo}" if undo else ""))
+           + (f"; undo: opsctl {kind}s undo {undo}" if undo else ""))
 
 
 RESTORE_HELP = """Put back the values a `{kind}s update` saved in UNDO_FILE.
@@ -92,16 +92,16 @@ RESTORE_HELP = """Put back the values a `{kind}s update` saved in UNDO_FILE.
 
     \b
     Example:
-      opsctl {kind}s restore ~/.local/state/opsctl/{kind}s-update-20260101T120000000000Z.json --yes
+      opsctl {kind}s undo ~/.local/state/opsctl/{kind}s-update-20260101T120000000000Z.json --yes
     """
 
 
-def restore_command(group, kind):
-    """`keys restore` / `teams restore`: the undo of an update, planned like one."""
+def undo_command(group, kind):
+    """`keys undo` / `teams undo`: the undo of an update, planned like one."""
     from opsctl.cli import pass_settings
     from opsctl.output import json_option
 
-    @group.command(name="restore", help=RESTORE_HELP.format(kind=kind))
+    @group.command(name="undo", help=RESTORE_HELP.format(kind=kind))
     @click.argument("undo_file", type=click.Path(dir_okay=False))
     @click.option("--dry-run", is_flag=True, help="Show what would be put back; change nothing.")
     @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")

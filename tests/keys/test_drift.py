@@ -89,12 +89,12 @@ def test_update_writes_only_the_drift_is_idempotent_and_restore_undoes_it(target
     assert again.stderr == f"key {alias!r} (token {token[:12]}…): nothing to do\nnothing to do: every key holds what was asked\n"
     assert not (tmp_path / "second.json").exists() and target.rows(KEY_ROW, alias) == [row]
 
-    assert target.run("keys", "restore", str(undo)).exit_code == 9
-    restored = target.run("keys", "restore", str(undo), "--yes")
+    assert target.run("keys", "undo", str(undo)).exit_code == 9
+    restored = target.run("keys", "undo", str(undo), "--yes")
     assert restored.exit_code == 0, restored.stderr
     assert restored.stderr.endswith("restored 1 key(s)\n")
     assert target.rows(KEY_ROW, alias)[0][:8] == before[0][:8]
-    twice = target.run("keys", "restore", str(undo), "--yes")
+    twice = target.run("keys", "undo", str(undo), "--yes")
     assert twice.exit_code == 0 and twice.stderr.endswith("nothing to do: every key holds what was asked\n")
 
 
@@ -104,7 +104,7 @@ def test_restore_refuses_a_key_edited_since_the_update(target, tmp_path):
     undo = tmp_path / "undo.json"
     assert target.run("keys", "update", "--alias", alias, "--rpm", "7", "--undo-file", str(undo), "--yes").exit_code == 0
     assert target.run("keys", "update", "--alias", alias, "--rpm", "8", "--undo-file", str(tmp_path / "2.json"), "--yes").exit_code == 0
-    result = target.run("keys", "restore", str(undo), "--yes")
+    result = target.run("keys", "undo", str(undo), "--yes")
     assert result.exit_code == 7
     assert result.stderr.endswith(f"changed since the update (rpm_limit): nothing was restored; "
                                   "`opsctl keys update` can set the values you want\n")
@@ -173,15 +173,15 @@ def test_team_drift_is_shown_and_team_update_writes_it(target, tmp_path):
     assert target.rows(TEAM_ROW, team) == before
     done = target.run(*update, "--yes")
     assert done.exit_code == 0, done.stderr
-    assert done.stderr.endswith(f"updated 1 team(s); undo: opsctl teams restore {undo}\n")
+    assert done.stderr.endswith(f"updated 1 team(s); undo: opsctl teams undo {undo}\n")
     assert target.rows(TEAM_ROW, team)[0][:7] == ("Old", [], 120, 60000, 9.0, None, {})
     info = target.json("teams", "info", team)
     assert (info["max_budget"], info["rpm_limit"], info["team_alias"]) == (9.0, 120, "Old")
     again = target.run("teams", "update", "--team-id", team, "--max-budget", "9", "--yes")
     assert again.exit_code == 0 and again.stderr.endswith("nothing to do: every team holds what was asked\n")
 
-    assert target.run("keys", "restore", str(undo), "--yes").exit_code == 2  # a teams file is not a keys file
-    assert target.run("teams", "restore", str(undo), "--yes").exit_code == 0
+    assert target.run("keys", "undo", str(undo), "--yes").exit_code == 2  # a teams file is not a keys file
+    assert target.run("teams", "undo", str(undo), "--yes").exit_code == 0
     assert target.rows(TEAM_ROW, team)[0][:7] == before[0][:7]
 
 
@@ -200,8 +200,8 @@ def test_update_needs_exactly_one_target_and_a_readable_undo_file(fake_target, t
     loose = tmp_path / "loose.json"
     loose.write_text("{}")
     loose.chmod(0o644)
-    result = fake_target.run("keys", "restore", str(loose), "--yes")
+    result = fake_target.run("keys", "undo", str(loose), "--yes")
     assert result.exit_code == 2 and result.stderr.count("\n") == 1 and "0600" in result.stderr
     loose.chmod(0o600)
-    result = fake_target.run("keys", "restore", str(loose), "--yes")
+    result = fake_target.run("keys", "undo", str(loose), "--yes")
     assert result.exit_code == 2 and result.stderr == f"Error: {loose}: not an opsctl undo file (format is not opsctl-admin-undo/1)\n"
