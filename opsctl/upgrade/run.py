@@ -140,7 +140,9 @@ def _smoke(settings: Settings, database_url: str, facts: ImageFacts, master_key:
     image = running_image(settings)
     if image != facts.image:
         raise OpsctlError(f"the proxy runs {image}, not {facts.image}", ExitCode.FAILED)
-    with ProxyClient(dataclasses.replace(settings, master_key=master_key)) as client:
+    # The deadline counts from now: the steps before the smoke may have taken minutes.
+    fresh = dataclasses.replace(settings, master_key=master_key, started_at=time.monotonic())
+    with ProxyClient(fresh) as client:
         models = client.get("/model/info")
     with connect(database_url) as connection:
         found = ledger_module.read_ledger(connection)
