@@ -34,6 +34,7 @@ SUBCOMMANDS = {
     "status": "opsctl.commands.stack:status",
     "teams": "opsctl.commands.teams:teams",
     "up": "opsctl.commands.stack:up",
+    "upgrade": "opsctl.commands.upgrade:upgrade",
 }
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

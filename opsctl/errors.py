@@ -18,6 +18,7 @@ class ExitCode(IntEnum):
     CONFLICT = 7  # a concurrent edit changed the rows we planned on
     MISSING_TOOL = 8  # a required external tool (compose CLI, engine) is missing
     REFUSED = 9  # a write needs --yes (non-interactive) or was declined
+    ROLLBACK_FAILED = 10  # an upgrade failed and putting the old version back failed too: act now
 
 
 class OpsctlError(Exception):

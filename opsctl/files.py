@@ -134,6 +134,14 @@ def read_regular(path: str | os.PathLike, max_bytes: int, what: str = "file") ->
         return _read_capped(handle, source, info, max_bytes, what)
 
 
+def read_text(path: str | os.PathLike, max_bytes: int, what: str = "file") -> str:
+    """read_regular's bytes as UTF-8 text: a file a user hands opsctl to parse (state, manifests)."""
+    try:
+        return read_regular(path, max_bytes, what).decode("utf-8")
+    except UnicodeDecodeError:
+        raise OpsctlError(f"{what} {path} is not UTF-8 text", ExitCode.USAGE) from None
+
+
 def read_private(path: str | os.PathLike, max_bytes: int, what: str = "file") -> bytes:
     """The bytes of a private file: a regular file we own, mode 0600 or stricter, at most `max_bytes`."""
     source = Path(path)
@@ -181,3 +189,23 @@ def open_private_append(path: str | os.PathLike, what: str = "file",
             raise _os_error(error, target) from None
         raise
     return os.fdopen(fd, "ab"), created
+
+
+def undo_path(prefix: str, suffix: str, now=None) -> Path:
+    """Where a write keeps its undo file unless told: $XDG_STATE_HOME (or ~/.local/state)/opsctl/<prefix>-<UTC time><suffix>."""
+    from datetime import datetime, timezone
+
+    state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%S%fZ")
+    return state / "opsctl" / f"{prefix}-{stamp}{suffix}"
+
+
+def check_new_file(path: Path, what: str) -> None:
+    """Fail before any write when a file the write must create cannot be created
+    (the default undo directory is made, 0700)."""
+    if path.exists() or path.is_symlink():
+        raise OpsctlError(f"{what} {path} already exists: refusing to overwrite it; nothing was changed", ExitCode.REFUSED)
+    if path.parent == undo_path("x", "").parent:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.parent.is_dir():
+        raise OpsctlError(f"cannot write {what} {path}: {path.parent} is not a directory; nothing was changed", ExitCode.USAGE)

@@ -17,6 +17,8 @@ def _walk(ctx: click.Context):
     if isinstance(command, click.Group):
         for name in command.list_commands(ctx):
             sub = command.get_command(ctx, name)
+            if sub.hidden:  # an old name kept working (db restore): not part of the reference
+                continue
             yield from _walk(sub.make_context(name, [], parent=ctx, resilient_parsing=True))
 
 

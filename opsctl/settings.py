@@ -2,10 +2,18 @@
 
 Sources, highest first: command-line options, the real environment, the
 dotenv file (`.env` in the working directory or `--env-file`), then the
-secrets file `~/.007`. Like LiteLLM (`litellm/__init__.py` loads dotenv only
+secrets file `~/.007`. The dotenv file is the stack's: `.env` in
+--stack-dir / OPSCTL_STACK_DIR when one is given, else in the working
+directory. Like LiteLLM (`litellm/__init__.py` loads dotenv only
 while `LITELLM_MODE` is unset or exactly `DEV`), `LITELLM_MODE=PRODUCTION`
 turns dotenv loading off; `~/.007` is still read (it is the operator's
 secrets file, not the project's).
+
+A DATABASE_URL read from a dotenv file that names the compose stack's own
+Postgres service (host `postgres`, the in-container URL `opsctl init`
+writes) is turned into the host-side URL: same user, password, database and
+options, host 127.0.0.1 and the port compose publishes
+(POSTGRES_HOST_PORT, default 15432). `opsctl config show` says so.
 
 Values are checked where they are used, so a bad proxy URL does not stop
 `opsctl db status`: `http_url` and `database_url_problem` say what is wrong
@@ -44,6 +52,14 @@ FIELDS: dict[str, tuple[str, str | None, bool]] = {
 }
 
 SECRETS_FILE_NAME = ".007"
+ENV_FILE_NAME = ".env"
+
+# The reference stack's Postgres: its compose service name, and where compose publishes it
+# (opsctl/stack/template/docker-compose.yml: "127.0.0.1:${POSTGRES_HOST_PORT:-15432}:5432").
+COMPOSE_DB_SERVICE = "postgres"
+COMPOSE_DB_PORT = 5432
+DB_HOST_PORT_VAR = "POSTGRES_HOST_PORT"
+DEFAULT_DB_HOST_PORT = "15432"  # not 5432, so it never clashes with a Postgres on the host
 
 
 @dataclass(frozen=True)
@@ -59,6 +75,7 @@ class Settings:
     deadline: str = DEFAULT_DEADLINE  # seconds every HTTP command may take, retries included
     started_at: float = field(default_factory=time.monotonic, compare=False)  # when the command began
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+    notes: Mapping[str, str] = field(default_factory=dict, compare=False)  # why a value differs from its source's
     warnings: tuple[str, ...] = field(default=(), compare=False)
     read_from: tuple[str, ...] = field(default=(), compare=False)  # the sources consulted, highest first
 
@@ -124,6 +141,7 @@ class Settings:
                     "value": (mask_url(value) if name == "database_url" else mask(value)) if secret else
                              (mask_url(value) if value and "@" in value else value),
                     "source": self.source_of(name),
+                    "note": self.notes.get(name),
                 }
             )
         return rows
@@ -256,8 +274,12 @@ def load_settings(
             warnings.append(f"LITELLM_MODE={mode}: ignoring {path}")
         else:
             layers.append((str(path), _read_dotenv(path)))
-    elif not production and (cwd / ".env").is_file():
-        layers.append((".env", _read_dotenv(cwd / ".env")))
+    elif not production:
+        # The stack's .env: where --stack-dir / OPSCTL_STACK_DIR points, else here.
+        stack = options.get("stack_dir") or environ.get(FIELDS["stack_dir"][0])
+        dotenv = (cwd / stack if stack else cwd) / ENV_FILE_NAME
+        if dotenv.is_file():
+            layers.append((f"{Path(stack) / ENV_FILE_NAME}" if stack else ENV_FILE_NAME, _read_dotenv(dotenv)))
 
     secrets_path = home / SECRETS_FILE_NAME
     if secrets_path.is_file():
@@ -279,5 +301,41 @@ def load_settings(
         else:
             if default is not None:
                 values[name], sources[name] = default, "default"
+    notes: dict[str, str] = {}
+    dotenv_labels = {label for label, _layer in layers if label not in ("environment", "~/.007")}
+    if sources.get("database_url") in dotenv_labels and names_compose_db(values["database_url"]):
+        port, port_source = _db_host_port(layers)
+        said = f"{sources['database_url']} names the compose service {COMPOSE_DB_SERVICE!r}"
+        if port.isdigit() and 0 < int(port) < 65536:
+            values["database_url"] = host_side_database_url(values["database_url"], int(port))
+            notes["database_url"] = (f"{said}: using the port compose publishes on the host, 127.0.0.1:{int(port)} "
+                                     f"({DB_HOST_PORT_VAR} from {port_source})")
+        else:
+            notes["database_url"] = f"{said}, but {DB_HOST_PORT_VAR} (from {port_source}) is not a port: used as written"
     read_from = ("option", *(label for label, _layer in layers))
-    return Settings(**values, sources=sources, warnings=tuple(warnings), read_from=read_from)
+    return Settings(**values, sources=sources, notes=notes, warnings=tuple(warnings), read_from=read_from)
+
+
+def _db_host_port(layers: list[tuple[str, Mapping[str, str]]]) -> tuple[str, str]:
+    """POSTGRES_HOST_PORT as compose interpolates it (the shell over .env), and where it came from."""
+    for label, layer in layers:
+        if label != "~/.007" and layer.get(DB_HOST_PORT_VAR):  # compose never reads ~/.007
+            return layer[DB_HOST_PORT_VAR], label
+    return DEFAULT_DB_HOST_PORT, "default"
+
+
+def names_compose_db(url: str) -> bool:
+    """True for the in-container URL of the compose stack's Postgres: host `postgres`, Postgres's own port."""
+    try:
+        parts = urlsplit(url)
+        return (parts.scheme in ("postgresql", "postgres") and parts.hostname == COMPOSE_DB_SERVICE
+                and parts.port in (None, COMPOSE_DB_PORT))
+    except ValueError:
+        return False
+
+
+def host_side_database_url(url: str, host_port: int) -> str:
+    """The same URL (user, password, database, options as written) with host 127.0.0.1 and the published port."""
+    parts = urlsplit(url)
+    userinfo, at, _host = parts.netloc.rpartition("@")
+    return urlunsplit(parts._replace(netloc=f"{userinfo}{at}127.0.0.1:{host_port}"))

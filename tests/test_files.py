@@ -129,3 +129,24 @@ def test_read_regular_follows_a_link_to_a_file_but_never_reads_a_fifo_or_device(
     for path in (tmp_path / "fifo", "/dev/zero"):
         with pytest.raises(OpsctlError, match="is not a regular file"):
             read_regular(path, 10)
+
+
+def test_files_users_hand_in_are_never_a_fifo_and_never_binary(tmp_path):
+    """State files and manifests go through read_text: a FIFO would hang a plain open()."""
+    from click.testing import CliRunner
+
+    from opsctl.cli import cli
+    from opsctl.files import read_text
+
+    (tmp_path / "ok.yaml").write_text("version: 1 # é\n", encoding="utf-8")
+    assert read_text(tmp_path / "ok.yaml", 100) == "version: 1 # é\n"
+    (tmp_path / "latin1.yaml").write_bytes(b"version: 1 # \xe9\n")
+    with pytest.raises(OpsctlError, match="latin1.yaml is not UTF-8 text") as caught:
+        read_text(tmp_path / "latin1.yaml", 100, "state file")
+    assert caught.value.exit_code == ExitCode.USAGE
+    os.mkfifo(tmp_path / "fifo")
+    for args in (["--proxy-url", "http://127.0.0.1:9", "state", "diff", str(tmp_path / "fifo")],
+                 ["audit", "--manifests", str(tmp_path / "fifo")]):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 2, result.output
+        assert result.output.endswith("fifo is not a regular file\n") and result.output.count("\n") == 1

@@ -26,7 +26,7 @@ def test_config_show_masks_secrets_and_reports_sources(tmp_path, monkeypatch):
     (tmp_path / ".env").write_text("DATABASE_URL=postgresql://litellm:dbpass-secret@db:5432/litellm\n")
     rows, stderr = show("--proxy-url", "http://127.0.0.1:4100")
     assert rows["master_key"] == {"name": "master_key", "env": "LITELLM_MASTER_KEY", "value": "sk-****",
-                                  "source": "environment"}
+                                  "source": "environment", "note": None}
     # the password is masked, which database it is stays visible
     assert rows["database_url"]["value"] == "postgresql://litellm:****@db:5432/litellm"
     assert rows["database_url"]["source"] == ".env"
@@ -177,3 +177,72 @@ def test_a_dotenv_file_that_is_not_text_or_not_a_file(tmp_path):
     os.mkfifo(tmp_path / "fifo.env")  # reading it would block forever
     result = CliRunner().invoke(cli, ["--env-file", "fifo.env", "config", "show"])
     assert (result.exit_code, result.stderr.splitlines()[-1]) == (2, "Error: env file fifo.env is not a regular file")
+
+
+STACK_ENV = "DATABASE_URL=postgresql://litellm:dbpass-secret@postgres:5432/litellm?connect_timeout=10\n"
+
+
+def test_the_stacks_in_container_database_url_is_used_host_side(tmp_path):
+    """Before: `cd stack && opsctl db status` tried host `postgres` and failed to resolve it."""
+    (tmp_path / ".env").write_text(STACK_ENV + "POSTGRES_HOST_PORT=25433\n")
+    settings = load_settings(environ={}, cwd=tmp_path, home=tmp_path / "nohome")
+    assert settings.database_url == "postgresql://litellm:dbpass-secret@127.0.0.1:25433/litellm?connect_timeout=10"
+    assert settings.source_of("database_url") == ".env"
+    rows, _ = show()
+    assert rows["database_url"]["value"] == "postgresql://litellm:****@127.0.0.1:25433/litellm?connect_timeout=10"
+    assert rows["database_url"]["note"] == (".env names the compose service 'postgres': using the port compose publishes "
+                                            "on the host, 127.0.0.1:25433 (POSTGRES_HOST_PORT from .env)")
+    table = CliRunner().invoke(cli, ["config", "show"])
+    assert "127.0.0.1:25433" in table.stdout and "compose service" in table.stdout and "dbpass-secret" not in table.output
+
+
+def test_the_host_port_defaults_to_the_templates_and_the_shell_wins_as_in_compose(tmp_path):
+    from opsctl.settings import DEFAULT_DB_HOST_PORT
+    from opsctl.stack.render import template_files
+
+    (tmp_path / ".env").write_text(STACK_ENV)
+    compose = template_files()["docker-compose.yml"]
+    assert f'"127.0.0.1:${{POSTGRES_HOST_PORT:-{DEFAULT_DB_HOST_PORT}}}:5432"' in compose
+    assert f"POSTGRES_HOST_PORT={DEFAULT_DB_HOST_PORT}\n" in template_files()[".env.example"]
+    settings = load_settings(environ={}, cwd=tmp_path, home=tmp_path / "nohome")
+    assert settings.database_url.startswith(f"postgresql://litellm:dbpass-secret@127.0.0.1:{DEFAULT_DB_HOST_PORT}/")
+    assert settings.notes["database_url"].endswith("(POSTGRES_HOST_PORT from default)")
+    settings = load_settings(environ={"POSTGRES_HOST_PORT": "25999"}, cwd=tmp_path, home=tmp_path / "nohome")
+    assert "@127.0.0.1:25999/" in settings.database_url
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://litellm:pw@db:5432/litellm",          # another host: a database of the operator's own
+    "postgresql://litellm:pw@postgres:6543/litellm",    # not the service's port
+    "host=postgres dbname=litellm",                     # a DSN: left to libpq
+])
+def test_other_database_urls_are_used_as_written(tmp_path, url):
+    (tmp_path / ".env").write_text(f"DATABASE_URL={url}\n")
+    settings = load_settings(environ={}, cwd=tmp_path, home=tmp_path / "nohome")
+    assert (settings.database_url, settings.notes) == (url, {})
+
+
+def test_only_a_dotenv_url_is_rewritten_not_the_environment_or_an_option(tmp_path):
+    url = "postgresql://litellm:pw@postgres:5432/litellm"  # inside a container on the stack's network, as given
+    assert load_settings(environ={"DATABASE_URL": url}, cwd=tmp_path, home=tmp_path / "nohome").database_url == url
+    assert load_settings({"database_url": url}, environ={}, cwd=tmp_path, home=tmp_path / "nohome").database_url == url
+
+
+def test_a_bad_host_port_leaves_the_url_and_says_why(tmp_path):
+    (tmp_path / ".env").write_text(STACK_ENV + "POSTGRES_HOST_PORT=fifteen\n")
+    settings = load_settings(environ={}, cwd=tmp_path, home=tmp_path / "nohome")
+    assert "@postgres:5432/" in settings.database_url
+    assert settings.notes["database_url"].endswith("but POSTGRES_HOST_PORT (from .env) is not a port: used as written")
+
+
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_pointed_at_a_stack_directory_its_env_is_read(tmp_path, how):
+    stack = tmp_path / "stack"
+    stack.mkdir()
+    (stack / ".env").write_text(STACK_ENV + f"LITELLM_MASTER_KEY={MASTER_KEY}\n")
+    (tmp_path / ".env").write_text("LITELLM_MASTER_KEY=sk-not-the-stacks-key-xxxx\n")
+    options, environ = ({"stack_dir": "stack"}, {}) if how == "option" else ({}, {"OPSCTL_STACK_DIR": "stack"})
+    settings = load_settings(options, environ=environ, cwd=tmp_path, home=tmp_path / "nohome")
+    assert settings.master_key == MASTER_KEY and settings.source_of("master_key") == "stack/.env"
+    assert settings.database_url.startswith("postgresql://litellm:dbpass-secret@127.0.0.1:15432/")
+    assert settings.read_from == ("option", "environment", "stack/.env")

@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 from opsctl.errors import ExitCode, OpsctlError
 from opsctl.files import open_private_append
+from opsctl.admin.drift import KEY_FIELDS, FieldChange, compare
 from opsctl.admin.client import (MAX_PAGES, AsyncProxyClient, ProxyClient, ProxyError, bad_field, list_of, object_with,
                                  optional, text, whole_number)
 from opsctl.settings import Settings
@@ -81,6 +82,7 @@ class KeyResult:
     alias: str | None
     status: str  # created | rotated | exists | would-create | would-rotate | failed | unknown
     token_id: str | None = None
+    drift: list[FieldChange] | None = None  # exists: what differs from what was asked (never written)
     error: str | None = None
     exit_code: ExitCode = ExitCode.FAILED  # of the error, for a single key's exit status
     key: str | None = field(default=None, repr=False)
@@ -91,7 +93,10 @@ class KeyResult:
 
     def public(self) -> dict:
         """Everything but the plaintext key."""
-        return {"where": self.where, "alias": self.alias, "status": self.status, "token_id": self.token_id, "error": self.error}
+        out = {"where": self.where, "alias": self.alias, "status": self.status, "token_id": self.token_id, "error": self.error}
+        if self.drift is not None:
+            out["drift"] = [change.to_json("asked") for change in self.drift]
+        return out
 
 
 class KeyFile:
@@ -143,8 +148,8 @@ async def _gather_bounded(limit: int, jobs) -> list:
     return await asyncio.gather(*(run(job) for job in jobs))
 
 
-async def existing_aliases(proxy: AsyncProxyClient, aliases: list[str], concurrency: int) -> dict[str, str]:
-    """alias -> token hash for the aliases that exist already.
+async def existing_aliases(proxy: AsyncProxyClient, aliases: list[str], concurrency: int) -> dict[str, dict]:
+    """alias -> the key's row (public_row) for the aliases that exist already.
 
     One page tells how many keys the proxy holds: when scanning them all
     takes fewer requests than asking alias by alias, scan; otherwise ask.
@@ -167,7 +172,7 @@ async def existing_aliases(proxy: AsyncProxyClient, aliases: list[str], concurre
     for answer in pages:
         for row in answer["keys"]:
             if row.get("key_alias") in wanted:
-                found[row["key_alias"]] = row["token"]
+                found[row["key_alias"]] = public_row(row)
     return found
 
 
@@ -183,11 +188,12 @@ async def _revoke_hashes(proxy: AsyncProxyClient, hashes: list[str]) -> None:
             raise
 
 
-async def _mint(proxy: AsyncProxyClient, spec: KeySpec, existing: dict[str, str], rotate: bool, dry_run: bool) -> KeyResult:
+async def _mint(proxy: AsyncProxyClient, spec: KeySpec, existing: dict[str, dict], rotate: bool, dry_run: bool) -> KeyResult:
     alias = spec.alias
-    old = existing.get(alias) if alias else None
-    if old and not rotate:
-        return KeyResult(spec.where, alias, "exists", token_id=old)
+    row = existing.get(alias) if alias else None
+    old = row["token"] if row else None
+    if row and not rotate:
+        return KeyResult(spec.where, alias, "exists", token_id=old, drift=compare(row, spec.request, KEY_FIELDS))
     if dry_run:
         return KeyResult(spec.where, alias, "would-rotate" if old else "would-create", token_id=old)
     try:

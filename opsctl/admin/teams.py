@@ -7,10 +7,11 @@ because LiteLLM refuses a duplicate id.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from opsctl.errors import ExitCode, OpsctlError
+from opsctl.admin.drift import TEAM_FIELDS, FieldChange, compare
 from opsctl.admin.client import ProxyClient, ProxyError, bad_field, list_of, object_with, optional, text
 
 # checked option (key_rows.normalize) -> /team/new field
@@ -66,9 +67,13 @@ class TeamResult:
     status: str  # created | exists | would-create
     team: dict
     request: dict
+    drift: list[FieldChange] = field(default_factory=list)  # exists: what differs from the request (never written)
 
     def public(self) -> dict:
-        return {"status": self.status, "team": shown(self.team), "request": self.request}
+        out = {"status": self.status, "team": shown(self.team), "request": self.request}
+        if self.status == "exists":
+            out["drift"] = [change.to_json("asked") for change in self.drift]
+        return out
 
 
 def create_team(proxy: ProxyClient, request: dict, dry_run: bool = False) -> TeamResult:
@@ -76,7 +81,7 @@ def create_team(proxy: ProxyClient, request: dict, dry_run: bool = False) -> Tea
     if team_id:
         found = get_team(proxy, team_id)
         if found is not None:
-            return TeamResult("exists", found["team_info"], request)
+            return TeamResult("exists", found["team_info"], request, compare(found["team_info"], request, TEAM_FIELDS))
     if dry_run:
         return TeamResult("would-create", dict(request), request)
     try:
@@ -85,7 +90,8 @@ def create_team(proxy: ProxyClient, request: dict, dry_run: bool = False) -> Tea
     except ProxyError as error:
         if team_id and error.status == 400 and ID_TAKEN in error.detail:
             found = get_team(proxy, team_id)
-            return TeamResult("exists", found["team_info"] if found else {}, request)
+            team = found["team_info"] if found else {}
+            return TeamResult("exists", team, request, compare(team, request, TEAM_FIELDS) if found else [])
         raise
     why = bad_field(team, TEAM)
     if why:

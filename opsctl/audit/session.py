@@ -9,7 +9,7 @@ from pathlib import Path
 
 from opsctl.audit.checks.timeouts import DatabaseTarget
 from opsctl.audit.checks.live import LiveTarget
-from opsctl.audit.registry import SECTIONS, Status
+from opsctl.audit.registry import SECTIONS, Needs, Status
 from opsctl.audit.runner import Report, run_checks
 from opsctl.audit.stackfiles import load_stack
 from opsctl.errors import ExitCode, OpsctlError
@@ -17,15 +17,37 @@ from opsctl.policy import load_policy
 from opsctl.settings import Settings
 
 
-def _require_reachable(client) -> None:
-    """--live with a proxy that does not answer at all is an error (exit 3), not a finding."""
+def _proxy_unreachable(client) -> str | None:
+    """Why the proxy's checks cannot run (it does not answer at all), or None."""
     from opsctl.admin.client import ProxyError
 
     try:
         client.get("/health/liveliness", auth=False)
     except ProxyError as error:
         if error.status is None:
-            raise
+            return error.message
+    return None
+
+
+def _database_unreachable(database: DatabaseTarget) -> str | None:
+    """Why the database's checks cannot run (no connection), or None; a refused login or a
+    database without LiteLLM's tables stays an error (exit 4, 5)."""
+    from opsctl.db.connection import connect
+
+    try:
+        with connect(database.database_url):
+            return None
+    except OpsctlError as error:
+        if error.exit_code is ExitCode.UNREACHABLE:
+            return error.message
+        raise
+
+
+def _not_run(unreachable: dict[Needs, str]) -> None:
+    from opsctl.output import warn
+
+    for reason in unreachable.values():
+        warn(f"{reason}: its checks did not run (SKIP)")
 
 
 def audit_stack(settings: Settings, stack_dir: str | Path, live: bool = False) -> Report:
@@ -37,12 +59,19 @@ def audit_stack(settings: Settings, stack_dir: str | Path, live: bool = False) -
     def client(url: str) -> ProxyClient:
         return ProxyClient(replace(settings, proxy_url=url), timeout=10, retry=RetryPolicy(retries=1))
 
+    unreachable: dict[Needs, str] = {}
     with ExitStack() as stack:
         proxy = stack.enter_context(client(settings.proxy_url))
-        _require_reachable(proxy)
+        why = _proxy_unreachable(proxy)
+        if why:
+            unreachable[Needs.LIVE] = why
         health = stack.enter_context(client(settings.health_url)) if settings.health_url else None
         database = DatabaseTarget(settings.database_url, files.policy) if settings.database_url else None
-        return run_checks(files, LiveTarget(files, proxy, health), database)
+        why = _database_unreachable(database) if database else None
+        if why:
+            unreachable[Needs.DB] = why
+        _not_run(unreachable)
+        return run_checks(files, LiveTarget(files, proxy, health), database, unreachable)
 
 
 STYLES = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "bold red", Status.SKIP: "dim"}

@@ -20,6 +20,9 @@ def config_show(settings, as_json):
     Sources, highest first: option, environment, the dotenv file (./.env or
     --env-file; not read when LITELLM_MODE is set to anything but DEV, as in
     LiteLLM), ~/.007, default. The sources consulted are listed on stderr.
+    A value opsctl adjusted says why in `note`: a DATABASE_URL from .env
+    naming the compose service `postgres` is used host-side, as
+    127.0.0.1:POSTGRES_HOST_PORT (the port the stack publishes).
 
     \b
     Example:
@@ -30,4 +33,7 @@ def config_show(settings, as_json):
     if as_json:
         emit_json(rows)
         return
-    print_table(["setting", "env", "value", "source"], [[r["name"], r["env"], r["value"], r["source"]] for r in rows])
+    columns = ["setting", "env", "value", "source"]
+    noted = any(r["note"] for r in rows)  # e.g. the host-side DATABASE_URL of a compose stack
+    print_table(columns + ["note"] * noted,
+                [[r["name"], r["env"], r["value"], r["source"], *[r["note"]] * noted] for r in rows])

@@ -122,7 +122,7 @@ def db_apply_overrides(settings, policy_file, dry_run, yes, backup, as_json):
     compliant, rules that match nothing (a warning), models no rule covers,
     and names several rules match (an exact name wins, then the pattern with
     more literal characters, then the earlier tier). One transaction; the
-    before-images go to a 0600 file, and `opsctl db restore FILE` undoes it.
+    before-images go to a 0600 file, and `opsctl db undo FILE` undoes it.
     A second run changes nothing.
 
     \b
@@ -152,7 +152,7 @@ def db_apply_overrides(settings, policy_file, dry_run, yes, backup, as_json):
         result = apply_plan(database_url, plan, backup)
         if result.note:
             warn(result.note)
-        status(f"Updated {result.updated} deployments. Undo: opsctl db restore {result.backup}")
+        status(f"Updated {result.updated} deployments. Undo: opsctl db undo {result.backup}")
     elif not plan.changes:
         status("Nothing to change.")
     else:
@@ -207,14 +207,14 @@ def _restore_value(text) -> str:
     return "unset" if text is None else _value(stored_value(text))
 
 
-@db.command(name="restore")
+@db.command(name="undo")
 @click.argument("backup", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Print what would be restored, with the values, and write nothing.")
 @click.option("--skip-edited", is_flag=True, help="Restore the other rows when some were edited after the apply.")
 @click.option("--yes", "-y", is_flag=True, help="Write without asking (needed when not interactive).")
 @json_option
 @pass_settings
-def db_restore(settings, backup, dry_run, skip_edited, yes, as_json):
+def db_undo(settings, backup, dry_run, skip_edited, yes, as_json):
     """Undo an apply-overrides run: put back the timeout and num_retries saved in BACKUP.
 
     Only those two keys are restored, only into rows that still hold what
@@ -226,9 +226,9 @@ def db_restore(settings, backup, dry_run, skip_edited, yes, as_json):
 
     \b
     Examples:
-      opsctl db restore ~/.local/state/opsctl/db-overrides-20261127T120000000000Z.json --dry-run
-      opsctl db restore before.json --yes
-      opsctl db restore before.json --skip-edited --yes
+      opsctl db undo ~/.local/state/opsctl/db-overrides-20261127T120000000000Z.json --dry-run
+      opsctl db undo before.json --yes
+      opsctl db undo before.json --skip-edited --yes
     """
     from opsctl.db.undo import apply_restore, load_restore_plan
 
@@ -262,6 +262,12 @@ def db_restore(settings, backup, dry_run, skip_edited, yes, as_json):
         status("Dry run: nothing was written.")
     if as_json:
         emit_json({"dry_run": dry_run, "restored": restored, "plan": plan.to_json()})
+
+
+# The command's name before `opsctl backup restore` existed: it still works, unlisted, so
+# "restore" in --help means one thing (a backup) and old scripts keep running.
+db.add_command(click.Command(name="restore", callback=db_undo.callback, params=db_undo.params,
+                             help=db_undo.help, hidden=True))
 
 
 def _arrow_text(current, restored, exists: bool) -> str:

@@ -1,9 +1,10 @@
-"""`opsctl keys create|list|info|revoke`."""
+"""`opsctl keys create|update|restore|list|info|revoke`."""
 
 import click
 
 from opsctl.cli import pass_settings
 from opsctl.errors import OpsctlError
+from opsctl.commands.updating import drift_line, field_options, restore_command, run_updates, undo_option
 from opsctl.output import ProgressBar, confirm_write, emit_json, json_option, print_table, status, warn
 
 
@@ -16,16 +17,30 @@ def _short(token):
     return f"{token[:12]}…" if token else None
 
 
+_field_options = field_options(click.option("--team", help="Team id the key belongs to (must exist)."))
+
+
+def _requests(settings, options, from_file):
+    """(where, /key/generate-style request) per key: the options, or each row of FILE over them."""
+    from opsctl.admin.key_rows import build_request, load_rows, normalize, parse_metadata
+    from opsctl.policy import load_policy
+
+    if from_file and options.get("alias"):
+        raise click.UsageError("--alias names one key; with --from, every row has its own alias")
+    try:
+        options["metadata"] = parse_metadata(options["metadata"])
+        given = normalize(options)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    defaults = load_policy(settings.policy_file).key_defaults
+    rows = [(where, {**given, **row}) for where, row in load_rows(from_file)] if from_file else [("options", given)]
+    return [(where, build_request(defaults, row)) for where, row in rows]
+
+
 @keys.command(name="create")
-@click.option("--alias", help="Key alias; an alias that exists is skipped (see --rotate).")
-@click.option("--team", help="Team id the key belongs to (must exist).")
-@click.option("--model", "models", multiple=True, help="Model the key may call (repeatable; default: all).")
-@click.option("--max-budget", type=float, help="Budget in USD.")
-@click.option("--budget-duration", help="Budget reset period: 30s, 15m, 12h, 30d, 2w, 1mo, daily, weekly, monthly.")
+@click.option("--alias", help="Key alias; an alias that exists is skipped, its drift shown (see --rotate).")
+@_field_options
 @click.option("--duration", help="Key lifetime, e.g. 30d or 1mo (default: no expiry).")
-@click.option("--metadata", multiple=True, metavar="K=V", help="Metadata entry (repeatable).")
-@click.option("--rpm", type=click.IntRange(min=0), help="Requests per minute. [default: from the policy file]")
-@click.option("--tpm", type=click.IntRange(min=0), help="Tokens per minute. [default: from the policy file]")
 @click.option("--from", "from_file", type=click.Path(dir_okay=False), help="Create one key per row of a CSV or YAML file.")
 @click.option("--output", type=click.Path(dir_okay=False), help="Append alias,key,token_id to this CSV file (mode 0600) instead of printing keys.")
 @click.option("--rotate", is_flag=True, help="Revoke an existing key with the same alias and mint a new one.")
@@ -39,7 +54,10 @@ def keys_create(settings, from_file, output, rotate, concurrency, dry_run, as_js
     The plaintext key is printed once on stdout (or only written to
     --output). Re-running is safe: aliases that exist are skipped, and a
     bulk run that partly failed is completed by running it again. Options
-    given with --from are defaults for every row; row values win.
+    given with --from are defaults for every row; row values win. A key
+    that exists and differs from what was asked (rpm, tpm, budget, models,
+    team, metadata) has its drift shown (`drift` in --json), never
+    written: `opsctl keys update` writes it.
 
     \b
     Examples:
@@ -51,19 +69,8 @@ def keys_create(settings, from_file, output, rotate, concurrency, dry_run, as_js
                alice,platform,chat-default;embeddings-default,60,,owner=alice
     """
     from opsctl.admin import keys as keys_lib
-    from opsctl.admin.key_rows import build_request, load_rows, normalize, parse_metadata
-    from opsctl.policy import load_policy
 
-    if from_file and options["alias"]:
-        raise click.UsageError("--alias names one key; with --from, every row has its own alias")
-    try:
-        options["metadata"] = parse_metadata(options["metadata"])
-        given = normalize(options)
-    except ValueError as error:
-        raise click.BadParameter(str(error)) from None
-    defaults = load_policy(settings.policy_file).key_defaults
-    rows = [(where, {**given, **row}) for where, row in load_rows(from_file)] if from_file else [("options", given)]
-    specs = [keys_lib.KeySpec(where, build_request(defaults, row)) for where, row in rows]
+    specs = [keys_lib.KeySpec(where, request) for where, request in _requests(settings, options, from_file)]
     bulk = from_file is not None
 
     key_file = keys_lib.KeyFile(output) if output and not dry_run else None
@@ -88,9 +95,13 @@ def keys_create(settings, from_file, output, rotate, concurrency, dry_run, as_js
     if as_json:
         emit_json([{**r.public(), **({"key": r.key} if show_keys and r.key else {})} for r in results])
     elif bulk:
+        from opsctl.admin.drift import describe
+
+        drifted = any(r.drift for r in results)
         print_table(
-            ["where", "alias", "status", "token", *(["key"] if show_keys else []), "error"],
-            [[r.where, r.alias, r.status, _short(r.token_id), *([r.key] if show_keys else []), r.error] for r in results],
+            ["where", "alias", "status", "token", *(["key"] if show_keys else []), *(["drift (live -> asked)"] if drifted else []), "error"],
+            [[r.where, r.alias, r.status, _short(r.token_id), *([r.key] if show_keys else []),
+              *([describe(r.drift or [])] if drifted else []), r.error] for r in results],
         )
     else:
         _report_single(results[0], specs[0].request, show_keys, output)
@@ -106,6 +117,10 @@ def keys_create(settings, from_file, output, rotate, concurrency, dry_run, as_js
         for r in results:
             counts[r.status] = counts.get(r.status, 0) + 1
         written = sum(1 for r in results if r.key)
+        drifted = sum(1 for r in results if r.drift)
+        if drifted:
+            warn(f"{drifted} existing key(s) differ from {from_file} (see drift); nothing was written to them: "
+                 f"opsctl keys update --from {from_file} writes it")
         status(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + (f"; {written} key(s) appended to {output}" if key_file and written else ""))
 
 
@@ -116,6 +131,8 @@ def _report_single(result, request, show_keys, output):
     name = f"key {result.alias!r}" if result.alias else "key"
     if result.status == "exists":
         status(f"{name} exists (token {_short(result.token_id)}): skipped; --rotate mints a new one")
+        if result.drift:
+            status(drift_line(name, result.drift, "opsctl keys update with the same options writes it"))
     elif result.status.startswith("would-"):
         status(f"dry run: would {result.status[6:]} {name} with {limits}")
     elif result.ok:
@@ -124,6 +141,56 @@ def _report_single(result, request, show_keys, output):
             click.echo(result.key)
         else:
             status(f"key appended to {output}")
+
+
+@keys.command(name="update")
+@click.argument("key_or_hash", required=False)
+@click.option("--alias", help="The key with this alias.")
+@_field_options
+@click.option("--from", "from_file", type=click.Path(dir_okay=False), help="Update the key of every row of a CSV or YAML file (as for create).")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=16, show_default=True, help="Lookups in flight for --from.")
+@click.option("--dry-run", is_flag=True, help="Show what differs; change nothing.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@undo_option
+@json_option
+@pass_settings
+def keys_update(settings, key_or_hash, from_file, concurrency, dry_run, yes, undo_file, as_json, **options):
+    """Make existing keys hold what was asked: write only the fields that differ.
+
+    What is asked is what `keys create` would send: the options (or a row of
+    --from FILE over them) over the policy defaults; a field neither given
+    nor in the policy is left as it is. The plan (field, live -> asked) goes
+    to stderr; asks first unless --yes. The before-values are saved first,
+    and `opsctl keys restore FILE` puts them back. A second run has nothing
+    to do. `-` reads KEY_OR_HASH from stdin.
+
+    \b
+    Examples:
+      opsctl keys update --alias ci-bot --rpm 60 --dry-run
+      opsctl keys update --alias ci-bot --rpm 60 --yes
+      opsctl keys update --from keys.csv --yes --json
+    """
+    from opsctl.admin.client import ProxyClient
+    from opsctl.admin.keys import check_teams
+    from opsctl.admin.updates import plan_key_by_hash, plan_keys_by_alias
+
+    if sum(bool(x) for x in (key_or_hash, options["alias"], from_file)) != 1:
+        raise click.UsageError("give one of KEY_OR_HASH, --alias or --from")
+    if key_or_hash == "-":
+        key_or_hash = click.open_file("-").read().strip()
+    requests = [request for _where, request in _requests(settings, options, from_file)]
+    teams = {r["team_id"] for r in requests if r.get("team_id")}
+    with ProxyClient(settings) as proxy:
+        if teams:
+            check_teams(proxy, teams)
+        if key_or_hash:
+            updates, missing = [plan_key_by_hash(proxy, key_or_hash, requests[0])], []
+    if not key_or_hash:
+        updates, missing = plan_keys_by_alias(settings, requests, concurrency)
+    run_updates(settings, "key", updates, dry_run=dry_run, yes=yes, as_json=as_json, undo_file=undo_file, missing=missing)
+
+
+keys_restore = restore_command(keys, "key")
 
 
 @keys.command(name="list")

@@ -97,7 +97,9 @@ def init(settings, directory, force, show_diff, upgrade, dry_run, target, replic
     for planned in plan:
         say(f"{'would ' + planned.action if dry_run else done[planned.action]}: {target / planned.relative}")
     if not dry_run:
-        say(f"next: review {target / '.env'}, then `opsctl --stack-dir {target} up`")
+        from opsctl.invocation import opsctl_command
+
+        say(f"next: review {target / '.env'}, then `{opsctl_command()} --stack-dir {target} up`")
 
 
 def _same_count(target: Path, replicas: int | None) -> None:

@@ -323,7 +323,7 @@ def apply_plan(database_url: str, plan: Plan, backup_path: Path) -> ApplyResult:
         if outcome == "unknown":
             raise OpsctlError(
                 f"{_why(error)}; the COMMIT was sent but its answer was lost: {backup_path} is kept, and "
-                f"`opsctl db restore {backup_path} --dry-run` tells whether the apply committed",
+                f"`opsctl db undo {backup_path} --dry-run` tells whether the apply committed",
                 error.exit_code if isinstance(error, OpsctlError) else ExitCode.FAILED) from None
         if isinstance(error, OpsctlError):
             raise

@@ -69,9 +69,9 @@ WHERE t.model_id = b.model_id
 
 
 def default_backup_path(now: datetime | None = None) -> Path:
-    state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%S%fZ")
-    return state / "opsctl" / f"db-overrides-{stamp}.json"
+    from opsctl.files import undo_path
+
+    return undo_path("db-overrides", ".json", now)
 
 
 def check_backup_path(path: Path) -> None:

@@ -112,20 +112,15 @@ def parse_manifests(text: str, source: str) -> list[Manifest]:
 
 
 def read_manifests(path: str) -> list[Manifest]:
-    """FILE, or `-` for stdin; bounded, UTF-8, one-line errors."""
-    source = STDIN if path == "-" else path
-    try:
-        if path == "-":
-            raw = sys.stdin.buffer.read(MAX_BYTES + 1)
-        else:
-            with open(Path(path), "rb") as handle:
-                raw = handle.read(MAX_BYTES + 1)
-    except OSError as error:
-        raise OpsctlError(f"cannot read {source}: {error.strerror}", ExitCode.USAGE) from None
+    """FILE (a regular file), or `-` for stdin; bounded, UTF-8, one-line errors."""
+    if path != "-":
+        from opsctl.files import read_text
+
+        return parse_manifests(read_text(path, MAX_BYTES, "manifests file"), path)
+    raw = sys.stdin.buffer.read(MAX_BYTES + 1)
     if len(raw) > MAX_BYTES:
-        raise OpsctlError(f"{source}: larger than {MAX_BYTES // (1024 * 1024)} MiB", ExitCode.USAGE)
+        raise OpsctlError(f"{STDIN}: larger than {MAX_BYTES // (1024 * 1024)} MiB", ExitCode.USAGE)
     try:
-        text = raw.decode("utf-8")
+        return parse_manifests(raw.decode("utf-8"), STDIN)
     except UnicodeDecodeError:
-        raise OpsctlError(f"cannot read {source}: not UTF-8 text", ExitCode.USAGE) from None
-    return parse_manifests(text, source)
+        raise OpsctlError(f"cannot read {STDIN}: not UTF-8 text", ExitCode.USAGE) from None

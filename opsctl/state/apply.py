@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
 from opsctl.admin.client import ProxyClient, ProxyError
 from opsctl.errors import ExitCode, OpsctlError
-from opsctl.files import write_atomic
+from opsctl.files import check_new_file, undo_path, write_atomic  # noqa: F401 (check_new_file: for the command)
 from opsctl.settings import Settings
 from opsctl.state.diff import Change, Plan
 from opsctl.state.document import ENV_REFS, INFO_KEYS, MARKER, render
@@ -121,19 +120,7 @@ def model_patch(change: Change) -> dict:
 # -- files ------------------------------------------------------------------
 
 def default_backup_path(now: datetime | None = None) -> Path:
-    state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%S%fZ")
-    return state / "opsctl" / f"state-before-{stamp}.yaml"
-
-
-def check_new_file(path: Path, what: str) -> None:
-    """Fail before any write when a file apply must create cannot be created."""
-    if path.exists() or path.is_symlink():
-        raise OpsctlError(f"{what} {path} already exists: refusing to overwrite it; nothing was changed", ExitCode.REFUSED)
-    if path.parent == default_backup_path().parent:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if not path.parent.is_dir():
-        raise OpsctlError(f"cannot write {what} {path}: {path.parent} is not a directory; nothing was changed", ExitCode.USAGE)
+    return undo_path("state-before", ".yaml", now)
 
 
 def before_state(live: Snapshot, plan: Plan) -> tuple[str, list[str]]:

@@ -31,6 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from opsctl.admin.drift import ABSENT, FieldChange, compare, same, shown
 from opsctl.errors import ExitCode, OpsctlError
 from opsctl.redact import safe_text
 from opsctl.state.document import FIELDS, INFO_KEYS, KINDS, MARKER, SINGULAR, State
@@ -40,44 +41,6 @@ from opsctl.state.secret_params import is_secret_param
 WRITES = ("create", "update", "replace", "delete")
 DRIFT = (*WRITES, "kept")
 ACTIONS = ("create", "update", "replace", "unchanged", "delete", "kept", "not-in-file", "not-managed")
-
-
-class _Absent:
-    def __repr__(self) -> str:
-        return "(absent)"
-
-
-ABSENT = _Absent()
-
-
-def shown(value: Any) -> Any:
-    """A value fit to print or emit: strings redacted (sk- keys, URL passwords) and printable."""
-    if isinstance(value, str):
-        return safe_text(value)
-    if isinstance(value, dict):
-        return {safe_text(k): shown(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [shown(item) for item in value]
-    return value
-
-
-@dataclass(frozen=True)
-class FieldChange:
-    field: str  # "rpm_limit", "metadata.owner", "litellm_params.timeout"
-    live: Any
-    desired: Any
-
-    @property
-    def removes(self) -> bool:
-        return self.desired is ABSENT
-
-    def to_json(self) -> dict:
-        out: dict[str, Any] = {"field": self.field}
-        if self.live is not ABSENT:
-            out["live"] = shown(self.live)
-        if self.desired is not ABSENT:
-            out["desired"] = shown(self.desired)
-        return out
 
 
 @dataclass
@@ -130,36 +93,9 @@ class Plan:
                 "objects": [change.to_json() for change in self.changes], "notes": self.notes}
 
 
-def same(a: Any, b: Any) -> bool:
-    """Equal as JSON values: 30 and 30.0 are the same, true and 1 are not."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return float(a) == float(b)
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    return type(a) is type(b) and a == b
-
-
-def _mapping_changes(prefix: str, live: dict, desired: dict) -> list[FieldChange]:
-    changes = []
-    for key in sorted(set(live) | set(desired)):
-        before, after = live.get(key, ABSENT), desired.get(key, ABSENT)
-        if before is ABSENT or after is ABSENT or not same(before, after):
-            changes.append(FieldChange(f"{prefix}.{key}", before, after))
-    return changes
-
-
 def _record_changes(kind: str, live: LiveObject, desired: dict) -> list[FieldChange]:
-    """Teams and keys: every field, metadata key by key, and the marker."""
-    changes = []
-    for name in FIELDS[kind]:
-        if name == "metadata":
-            changes += _mapping_changes("metadata", live.fields["metadata"], desired["metadata"])
-        elif not same(live.fields[name], desired[name]):
-            changes.append(FieldChange(name, live.fields[name], desired[name]))
+    """Teams and keys: every field, metadata key by key (the file names all of it), and the marker."""
+    changes = compare(live.fields, desired, FIELDS[kind], whole_metadata=True)
     if not live.managed:
         changes.append(FieldChange(f"metadata.{MARKER}", ABSENT, True))
     return changes

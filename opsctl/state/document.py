@@ -304,20 +304,10 @@ def _parse_state(text: str, source: str, key_defaults: dict, team_defaults: dict
 
 
 def load_state(path: str | Path, key_defaults: dict, team_defaults: dict) -> State:
-    """Read and check a state file (at most MAX_BYTES)."""
-    path = Path(path)
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_BYTES + 1)
-    except OSError as error:
-        raise OpsctlError(f"cannot read {path}: {error.strerror}", ExitCode.USAGE) from None
-    if len(raw) > MAX_BYTES:
-        raise OpsctlError(f"{path}: larger than {MAX_BYTES // (1024 * 1024)} MiB", ExitCode.USAGE)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise OpsctlError(f"{path}: not UTF-8 text", ExitCode.USAGE) from None
-    return parse_state(text, str(path), key_defaults, team_defaults)
+    """Read and check a state file (a regular file of at most MAX_BYTES)."""
+    from opsctl.files import read_text
+
+    return parse_state(read_text(path, MAX_BYTES, "state file"), str(path), key_defaults, team_defaults)
 
 
 def render(document: dict, as_json: bool = False) -> str:

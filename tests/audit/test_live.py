@@ -66,12 +66,20 @@ def test_a_route_that_answers_html_without_a_key_fails_too(tmp_path):
     assert result.exit_code == 1
 
 
-def test_live_without_a_reachable_proxy_is_exit_3(tmp_path):
+def test_live_without_a_reachable_proxy_reports_the_files_and_skips_the_live_checks(tmp_path):
+    """Before: exit 3 and one error line, no report at all."""
     stack = init_stack(tmp_path / "stack")
     url = f"http://127.0.0.1:{free_port()}"
-    result, _ = run_audit("--proxy-url", url, "audit", str(stack), "--live")
+    result, data = run_audit("--proxy-url", url, "audit", str(stack), "--live", "--json")
     assert result.exit_code == 3
-    assert result.stderr.strip().splitlines()[-1] == f"Error: cannot reach the proxy at {url} (ConnectError)"
+    reason = f"cannot reach the proxy at {url} (ConnectError)"
+    assert data["unreachable"] == [reason]
+    routes = _check(data, "public-routes")
+    assert (routes["status"], routes["evidence"][0]["text"]) == ("SKIP", f"not run: {reason}")
+    # every file check still ran, and the reference stack passes them
+    files = [c for c in data["checks"] if c["check"] not in ("public-routes", "model-timeouts")]
+    assert files and all(c["status"] in ("PASS", "WARN") for c in files), [c for c in files if c["status"] not in ("PASS", "WARN")]
+    assert f"Warning: {reason}: its checks did not run (SKIP)" in result.stderr.splitlines()
 
 
 def test_db_deployments_off_policy_fail_with_each_one_named(tmp_path, litellm_db):
@@ -109,11 +117,29 @@ def test_db_deployment_no_rule_covers_is_a_warning(tmp_path, litellm_db):
     assert strict.exit_code == 1
 
 
-def test_live_with_an_unreachable_database_is_exit_3(tmp_path):
+def test_live_with_an_unreachable_database_reports_everything_else_and_skips_the_db_check(tmp_path):
+    """Before: `opsctl audit . --live` in a stack whose DB was not reachable exited 3 with no report."""
     stack = init_stack(tmp_path / "stack")
     database_url = f"postgresql://postgres@127.0.0.1:{free_port()}/litellm"
     with fake_proxy() as url:
-        result, _ = run_audit("--proxy-url", url, "--database-url", database_url, "audit", str(stack), "--live")
-    assert result.exit_code == 3
-    assert result.stderr.strip().splitlines()[-1].startswith(
-        "Error: cannot reach the database at postgres@127.0.0.1:")
+        result, data = run_audit("--proxy-url", url, "--database-url", database_url, "audit", str(stack), "--live", "--json")
+        table, _ = run_audit("--proxy-url", url, "--database-url", database_url, "audit", str(stack), "--live")
+    assert result.exit_code == table.exit_code == 3
+    [reason] = data["unreachable"]
+    assert reason.startswith("cannot reach the database at postgres@127.0.0.1:")
+    timeouts = _check(data, "model-timeouts")
+    assert (timeouts["status"], timeouts["evidence"][0]["text"]) == ("SKIP", f"not run: {reason}")
+    assert _check(data, "public-routes")["status"] == "PASS"
+    assert data["summary"]["FAIL"] == 0 and data["summary"]["PASS"] > 30
+    # the table shows every section and the skipped check
+    assert "model-timeouts" in table.stdout and "ports-loopback" in table.stdout and "not run: cannot reach" in table.stdout
+    assert table.stderr.splitlines()[-1].startswith("audit: ")
+
+
+def test_live_with_an_unreachable_database_and_a_fail_exits_1(tmp_path):
+    stack = init_stack(tmp_path / "stack")
+    database_url = f"postgresql://postgres@127.0.0.1:{free_port()}/litellm"
+    with fake_proxy({"/key/list": {"keys": [], "total_count": 0}}) as url:
+        result, data = run_audit("--proxy-url", url, "--database-url", database_url, "audit", str(stack), "--live", "--json")
+    assert result.exit_code == 1  # a FAIL says more than "could not look"
+    assert statuses(data)["model-timeouts"] == "SKIP" and statuses(data)["public-routes"] == "FAIL"

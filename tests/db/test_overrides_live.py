@@ -1,6 +1,6 @@
 """Overrides end to end on the session's real DB-backed proxy: a model added
 through /model/new, `db apply-overrides`, the proxy serving the policy values
-after its reload, and `db restore` putting the old ones back in service."""
+after its reload, and `db undo` putting the old ones back in service."""
 
 from __future__ import annotations
 
@@ -63,6 +63,6 @@ def test_apply_overrides_reaches_the_running_proxy_and_restore_undoes_it(db_prox
     assert row == (90, 2)
     wait_until_served(db_proxy, model_id, 90, 2)
 
-    restored = opsctl(db_proxy, "db", "restore", str(backup), "--yes")
+    restored = opsctl(db_proxy, "db", "undo", str(backup), "--yes")
     assert restored.exit_code == 0, restored.stderr
     wait_until_served(db_proxy, model_id, 600, 0)

@@ -1,4 +1,4 @@
-"""Before-image files and `opsctl db restore`."""
+"""Before-image files and `opsctl db undo`."""
 
 from __future__ import annotations
 
@@ -25,19 +25,34 @@ def test_backup_is_private_and_restore_puts_rows_back_exactly(seeded, run, isola
     mode = stat.S_IMODE(os.stat(backup).st_mode)
     assert mode == 0o600
 
-    dry = run("--database-url", seeded.url, "db", "restore", backup, "--dry-run", "--json")
+    dry = run("--database-url", seeded.url, "db", "undo", backup, "--dry-run", "--json")
     assert dry.exit_code == 0 and json.loads(dry.stdout)["restored"] == 0
     assert len(json.loads(dry.stdout)["plan"]["restore"]) == 5
     assert raw_rows(seeded.url) != seeded.before
 
-    result = run("--database-url", seeded.url, "db", "restore", backup, "--yes")
+    result = run("--database-url", seeded.url, "db", "undo", backup, "--yes")
     assert result.exit_code == 0, result.stderr
     assert "Restored 5 deployments." in result.stderr
     assert raw_rows(seeded.url) == seeded.before  # params, updated_at and updated_by, byte for byte
 
-    again = run("--database-url", seeded.url, "db", "restore", backup, "--yes", "--json")
+    again = run("--database-url", seeded.url, "db", "undo", backup, "--yes", "--json")
     assert again.exit_code == 0 and json.loads(again.stdout)["restored"] == 0
     assert len(json.loads(again.stdout)["plan"]["already_restored"]) == 5
+
+
+def test_db_restore_is_a_hidden_alias_of_db_undo(seeded, run):
+    """The old name still undoes an apply, but --help lists only `undo` ("restore" means a backup)."""
+    from click.testing import CliRunner
+
+    from opsctl.cli import cli
+
+    backup = apply(run, seeded.url)
+    listed = CliRunner().invoke(cli, ["db", "--help"])
+    assert "undo" in listed.output and "restore" not in listed.output
+    result = run("--database-url", seeded.url, "db", "restore", backup, "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert "Restored 5 deployments." in result.stderr
+    assert raw_rows(seeded.url) == seeded.before
 
 
 def test_restore_refuses_to_overwrite_a_later_edit(seeded, run, tmp_path):
@@ -50,7 +65,7 @@ def test_restore_refuses_to_overwrite_a_later_edit(seeded, run, tmp_path):
             (seeded.ids["chat-a"],),
         )
     edited = raw_rows(seeded.url)
-    result = run("--database-url", seeded.url, "db", "restore", "undo.json", "--yes")
+    result = run("--database-url", seeded.url, "db", "undo", "undo.json", "--yes")
     assert result.exit_code == 7
     assert result.stderr.splitlines()[-1] == (
         "Error: 1 deployments were edited after the apply; restoring would overwrite those edits, so nothing was changed"
@@ -95,7 +110,7 @@ def test_an_edited_backup_restores_only_timeout_and_num_retries(seeded, run):
 
     original = open(backup).read()
     edit_backup(backup, plant)
-    result = run("--database-url", seeded.url, "db", "restore", backup, "--yes")
+    result = run("--database-url", seeded.url, "db", "undo", backup, "--yes")
     assert result.exit_code == 2
     assert result.stderr == f"Error: {backup}: damaged opsctl backup file (row 1: missing or unknown fields)\n"
 
@@ -107,7 +122,7 @@ def test_an_edited_backup_restores_only_timeout_and_num_retries(seeded, run):
             row["timeout"] = "7"
 
     edit_backup(backup, retime)
-    assert run("--database-url", seeded.url, "db", "restore", backup, "--yes").exit_code == 0
+    assert run("--database-url", seeded.url, "db", "undo", backup, "--yes").exit_code == 0
     restored = stored_params(seeded.url)
     for label in ("chat-a", "chat-b", "qwen-cloud", "deepseek", "embeddings"):
         model_id = seeded.ids[label]
@@ -119,13 +134,13 @@ def test_an_edited_backup_restores_only_timeout_and_num_retries(seeded, run):
 
 def test_dry_run_shows_the_values_it_would_put_back(seeded, run):
     backup = apply(run, seeded.url)
-    result = run("--database-url", seeded.url, "db", "restore", backup, "--dry-run")
+    result = run("--database-url", seeded.url, "db", "undo", backup, "--dry-run")
     assert result.exit_code == 0, result.stderr
     lines = {line.split("│")[2].strip(): line for line in result.stdout.splitlines() if line.count("│") == 6}
     # chat-a had timeout 10 and no num_retries; embeddings had the broken string "30".
     assert "90 -> 10" in lines[seeded.ids["chat-a"]] and "2 -> unset" in lines[seeded.ids["chat-a"]]
     assert '30 -> "30"' in lines[seeded.ids["embeddings"]]
-    report = json.loads(run("--database-url", seeded.url, "db", "restore", backup, "--dry-run", "--json").stdout)
+    report = json.loads(run("--database-url", seeded.url, "db", "undo", backup, "--dry-run", "--json").stdout)
     chat_a = next(r for r in report["plan"]["restore"] if r["model_id"] == seeded.ids["chat-a"])
     assert chat_a["timeout"] == {"current": 90, "restored": 10}
     assert chat_a["num_retries"] == {"current": 2, "restored": None}
@@ -138,7 +153,7 @@ def test_skip_edited_restores_the_others(seeded, run):
         connection.execute("""UPDATE "LiteLLM_ProxyModelTable" SET litellm_params = litellm_params || '{"timeout": 45}'
                               WHERE model_id = %s""", (seeded.ids["chat-a"],))
     edited = raw_rows(seeded.url)[seeded.ids["chat-a"]]
-    result = run("--database-url", seeded.url, "db", "restore", backup, "--skip-edited", "--yes")
+    result = run("--database-url", seeded.url, "db", "undo", backup, "--skip-edited", "--yes")
     assert result.exit_code == 0, result.stderr
     assert f"Warning: deployment chat-default ({seeded.ids['chat-a']}) was edited after the apply: skipped" in result.stderr
     assert "Restored 4 deployments; skipped 1 edited since the apply." in result.stderr
@@ -158,7 +173,7 @@ def test_a_backup_of_another_database_is_refused(seeded, run, litellm_template):
     try:
         assert run("--database-url", other.url, "db", "apply-overrides", "--yes").exit_code == 0
         after = raw_rows(other.url)
-        result = run("--database-url", other.url, "db", "restore", backup, "--yes")
+        result = run("--database-url", other.url, "db", "undo", backup, "--yes")
         assert result.exit_code == 2
         written_for = seeded.url.rsplit("/", 1)[1]
         assert result.stderr.startswith(f"Error: {backup} was written for database '{written_for}' of cluster ")
@@ -169,7 +184,7 @@ def test_a_backup_of_another_database_is_refused(seeded, run, litellm_template):
             document["database"]["system_identifier"] = "1234567890"
 
         edit_backup(backup, other_cluster)
-        refused = run("--database-url", seeded.url, "db", "restore", backup, "--yes")
+        refused = run("--database-url", seeded.url, "db", "undo", backup, "--yes")
         assert refused.exit_code == 2 and "of cluster 1234567890, not postgres@" in refused.stderr
     finally:
         drop_database(other_name)
@@ -185,7 +200,7 @@ def test_a_backup_whose_apply_never_committed_is_void(seeded, run):
         document["transaction"] = aborted
 
     edit_backup(backup, void)
-    result = run("--database-url", seeded.url, "db", "restore", backup, "--yes")
+    result = run("--database-url", seeded.url, "db", "undo", backup, "--yes")
     assert result.exit_code == 2
     assert result.stderr == (f"Error: {backup} is void: the apply that wrote it never committed (transaction {aborted} "
                              "was rolled back); there is nothing to restore\n")
@@ -219,7 +234,7 @@ def write_private(path, data: bytes):
 )
 def test_restore_rejects_a_file_that_is_not_a_backup(seeded, run, tmp_path, data, message):
     write_private(tmp_path / "x.json", data)
-    result = run("--database-url", seeded.url, "db", "restore", "x.json", "--yes")
+    result = run("--database-url", seeded.url, "db", "undo", "x.json", "--yes")
     assert result.exit_code == 2
     assert result.stderr == f"Error: {message}\n"
     assert raw_rows(seeded.url) == seeded.before
@@ -245,7 +260,7 @@ def test_restore_refuses_a_backup_it_cannot_trust(seeded, run, tmp_path):
         "huge.json": "Error: backup file huge.json is larger than 67108864 bytes\n",
     }
     for name, message in cases.items():
-        result = run("--database-url", seeded.url, "db", "restore", name, "--yes")
+        result = run("--database-url", seeded.url, "db", "undo", name, "--yes")
         assert (result.exit_code, result.stderr) == (2, message), name
     assert raw_rows(seeded.url) == seeded.before
 

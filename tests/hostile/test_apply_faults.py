@@ -1,7 +1,7 @@
 """`db apply-overrides` stopped at known points: kill -9, Ctrl-C (SIGINT) and a Postgres restart.
 
 After each, the database is wholly old or wholly new, and a valid backup file
-exists if and only if the apply committed ("valid": `db restore --dry-run`
+exists if and only if the apply committed ("valid": `db undo --dry-run`
 accepts it; a file a kill -9 leaves between write and commit is reported
 void). The points are reached with real waits, not hooks in opsctl:
 
@@ -117,7 +117,7 @@ def finish(process: subprocess.Popen) -> tuple[int, str]:
 
 def restore_says(cluster, database: str, backup: Path, home: Path) -> subprocess.CompletedProcess:
     env = {"PATH": os.environ["PATH"], "HOME": str(home), "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "opsctl", "--database-url", cluster.url(database), "db", "restore",
+    return subprocess.run([sys.executable, "-m", "opsctl", "--database-url", cluster.url(database), "db", "undo",
                            str(backup), "--dry-run", "--json"], env=env, cwd=home, capture_output=True, text=True,
                           timeout=60)
 
@@ -254,13 +254,13 @@ def test_stopped_after_the_commit_record(pg, db, tmp_path, sync_rep_waits, fault
         code, err = finish(process)
         assert code == 0, err
         assert "Warning: the apply committed before it was stopped (interrupted)" in err
-        assert f"Undo: opsctl db restore {backup}" in err
+        assert f"Undo: opsctl db undo {backup}" in err
     else:
         pg.restart()
         code, err = finish(process)
         assert "Traceback" not in err
         if code == 3:  # the server was not back in time to say: the file is kept, and says so
-            assert f"`opsctl db restore {backup} --dry-run` tells whether the apply committed" in err
+            assert f"`opsctl db undo {backup} --dry-run` tells whether the apply committed" in err
         else:
             assert code == 0 and "Warning: the apply committed before it was stopped" in err, err
     pg.execute("ALTER SYSTEM RESET synchronous_standby_names")

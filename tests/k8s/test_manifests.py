@@ -245,7 +245,7 @@ def test_oversized_stream_is_refused(tmp_path):
     path = tmp_path / "big.yaml"
     path.write_bytes(b"#" * (MAX_BYTES + 1))
     result = CliRunner().invoke(cli, ["audit", "--manifests", str(path)])
-    assert result.exit_code == 2 and "larger than 16 MiB" in result.output
+    assert result.exit_code == 2 and f"manifests file {path} is larger than {MAX_BYTES} bytes" in result.output
 
 
 CHART_VALUES = """\

@@ -5,8 +5,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import stat
 import subprocess
+import sys
+from pathlib import Path
 
 import yaml
 from click.testing import CliRunner
@@ -113,6 +116,17 @@ def test_compose_validates_the_reference_stack_with_every_profile(tmp_path):
     assert all("healthcheck" in spec for name, spec in services.items() if name != "migrate")
     assert services["litellm"]["environment"]["SEPARATE_HEALTH_APP"] == "1"
     assert {(p["host_ip"], p["published"]) for p in services["litellm"]["ports"]} == {("127.0.0.1", "4000"), ("127.0.0.1", "4001")}
+    # Postgres for opsctl on the host: loopback only, and not 5432 (a host Postgres may hold it).
+    assert [(p["host_ip"], p["published"], p["target"]) for p in services["postgres"]["ports"]] == [("127.0.0.1", "15432", 5432)]
+    # Host upstreams by one name on any engine; the cloud tier gets its key.
+    assert services["litellm"]["extra_hosts"] in (["host.docker.internal:host-gateway"], ["host.docker.internal=host-gateway"])
+    env = dotenv_values(tmp_path / "stack" / ".env")
+    host_bases = {name: value for name, value in env.items() if name.endswith("_API_BASE") and "host." in value}
+    assert set(host_bases) == {"OLLAMA_LOCAL_API_BASE", "LLAMACPP_API_BASE"}
+    assert all(value.startswith("http://host.docker.internal:") for value in host_bases.values())
+    assert "OLLAMA_API_KEY" in env and "OLLAMA_API_KEY" in services["litellm"]["environment"]
+    cloud = [params for params in models(tmp_path / "stack").values() if params.get("api_base") == "os.environ/OLLAMA_API_BASE"]
+    assert len(cloud) == 3 and all(params["api_key"] == "os.environ/OLLAMA_API_KEY" for params in cloud)
 
     # The one-shot runs the pinned LiteLLM's migration module, with schema updates on.
     migrate = services["migrate"]
@@ -189,3 +203,64 @@ def test_kept_env_values_read_back_the_same_in_dotenv_and_compose(tmp_path):
     assert result.stderr == ("Error: .env: the value of POSTGRES_PASSWORD holds a quote, backslash or control character "
                              "that Compose and python-dotenv read differently: edit .env by hand\n")
     assert (stack / ".env").read_text() == "POSTGRES_PASSWORD=\"it's\\nmultiline\"\n"
+
+
+def fresh_shell_env(tmp_path) -> dict:
+    """A new login's environment: no venv on PATH; PYTHONPATH only so the code under test is the one run."""
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+            "LANG": "C.UTF-8"}
+
+
+def venv_opsctl() -> str:
+    script = os.path.join(os.path.dirname(sys.executable), "opsctl")
+    assert os.access(script, os.X_OK), f"{script}: opsctl is not installed in this venv"
+    return script
+
+
+def test_inits_closing_hint_runs_as_printed_from_a_fresh_shell(tmp_path):
+    """Before: `opsctl --stack-dir stack up`, which a shell without the venv activated does not find."""
+    env = fresh_shell_env(tmp_path)
+    done = subprocess.run([venv_opsctl(), "init", "stack"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    hint = done.stderr.strip().splitlines()[-1]
+    assert hint == f"next: review stack/.env, then `{venv_opsctl()} --stack-dir stack up`"
+    command = hint.split("`")[1]
+    # The same command with a verb that needs no engine: it runs, and reads the stack's own .env.
+    shown = subprocess.run(["sh", "-c", command.removesuffix(" up") + " config show --json"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    rows = {row["name"]: row for row in json.loads(shown.stdout)}
+    assert (rows["master_key"]["source"], rows["database_url"]["source"]) == ("stack/.env", "stack/.env")
+    assert rows["database_url"]["value"].endswith("@127.0.0.1:15432/litellm")
+
+
+def test_readmes_next_step_runs_as_written_from_a_fresh_shell(tmp_path):
+    """README: step 1 makes .venv and stack in the checkout; the next step must work without activating it."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    step = re.search(r"Compose v2 plugin exist: `([^`]+)`", readme)
+    assert step, "README's next step moved: update this test"
+    assert step.group(1) == "cd stack && ../.venv/bin/opsctl up"
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    (tmp_path / ".venv" / "bin" / "opsctl").symlink_to(venv_opsctl())  # the checkout's venv, as step 1 leaves it
+    env = fresh_shell_env(tmp_path)
+    subprocess.run([".venv/bin/opsctl", "init", "stack"], cwd=tmp_path, env=env, check=True, capture_output=True, timeout=60)
+    shown = subprocess.run(["sh", "-c", step.group(1).removesuffix(" up") + " config show --json"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert {row["name"]: row["source"] for row in json.loads(shown.stdout)}["master_key"] == ".env"
+
+
+def test_the_hint_says_opsctl_only_when_path_finds_this_one(tmp_path):
+    from opsctl.invocation import opsctl_command
+
+    script = tmp_path / "venv" / "bin" / "opsctl"
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    assert opsctl_command(str(script), path="/usr/bin:/bin") == str(script)
+    assert opsctl_command(str(script), path=f"{script.parent}:/usr/bin") == "opsctl"
+    assert opsctl_command("/x/opsctl/__main__.py", path="/usr/bin") == f"{sys.executable} -m opsctl"
+    spaced = tmp_path / "my venv" / "opsctl"
+    spaced.parent.mkdir()
+    spaced.write_text("")
+    assert opsctl_command(str(spaced), path="/usr/bin") == f"'{spaced}'"

@@ -130,7 +130,7 @@ def test_a_file_too_large_is_refused_before_it_is_parsed(tmp_path):
         handle.truncate(MAX_BYTES + 1)
     with pytest.raises(OpsctlError) as caught:
         load_state(big, {}, {})
-    assert caught.value.message == f"{big}: larger than 16 MiB"
+    assert caught.value.message == f"state file {big} is larger than {MAX_BYTES} bytes"
 
 
 def test_bad_file_through_the_cli_is_one_line_and_no_request(gateway, state_file):
@@ -140,7 +140,7 @@ def test_bad_file_through_the_cli_is_one_line_and_no_request(gateway, state_file
         assert result.exit_code == 2
         assert result.stderr == f"Error: {path}:3: keys[0].rpm_limit must be a whole number or null\n"
     missing = gateway.run("diff", str(path.parent / "nope.yaml"))
-    assert missing.exit_code == 2 and missing.stderr == f"Error: cannot read {path.parent / 'nope.yaml'}: No such file or directory\n"
+    assert missing.exit_code == 2 and missing.stderr == f"Error: state file {path.parent / 'nope.yaml'} does not exist\n"
     assert gateway.fake.requests == []
 
 

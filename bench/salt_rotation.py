@@ -14,7 +14,7 @@ clones it, and times on identical data, side by side:
 Fails (exit 1) if opsctl's rotation takes 5 s or more, or any copy does not read
 back under the new key through LiteLLM's own decrypt.
 
-    .venv/bin/python bench/secrets.py
+    .venv/bin/python bench/salt_rotation.py
 """
 
 from __future__ import annotations
