@@ -4,8 +4,9 @@ its LB state, and `opsctl restart litellm --rolling` under a steady load through
 the LB failing no request. One stack boot for the module.
 
 The upstream is the wire fake (tests/support/upstream.py) on the host, reached by
-the replicas as host.containers.internal; the LB is published on free loopback
-ports (LB_PORT, LB_HEALTH_PORT), so nothing else on the machine is in the way.
+the replicas as host.docker.internal (HOST_GATEWAY: the host's address); the LB
+and Postgres are published on free loopback ports (LB_PORT, LB_HEALTH_PORT,
+POSTGRES_HOST_PORT), so nothing else on the machine is in the way.
 """
 
 from __future__ import annotations
@@ -30,6 +31,15 @@ REPO = Path(__file__).resolve().parents[2]
 MODEL = "llamacpp-local"  # config.yaml's model on LLAMACPP_API_BASE
 
 
+def host_address() -> str:
+    """The address this host's traffic leaves from (no packet is sent: a UDP socket only picks the route)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("192.0.2.1", 9))
+        return probe.getsockname()[0]
+
+
 @pytest.fixture(scope="module")
 def replica_stack(stack_images, image_engine, tmp_path_factory):  # noqa: F811
     images = {f"{name.upper()}_IMAGE": stack_images(name) for name in ("postgres", "redis", "litellm", "haproxy")}
@@ -40,7 +50,9 @@ def replica_stack(stack_images, image_engine, tmp_path_factory):  # noqa: F811
             **os.environ, **images,
             "DOCKER_HOST": image_engine.docker_host, "CONTAINERS_CONF": image_engine.env["CONTAINERS_CONF"],
             "PYTHONPATH": str(REPO), "LB_PORT": str(lb_port), "LB_HEALTH_PORT": str(health_port),
-            "LLAMACPP_API_BASE": f"http://host.containers.internal:{upstream.url.rsplit(':', 1)[1]}/v1",
+            # podman 4.3 has no host-gateway: the host's own address for host.docker.internal.
+            "HOST_GATEWAY": host_address(), "POSTGRES_HOST_PORT": str(free_port()),
+            "LLAMACPP_API_BASE": f"http://host.docker.internal:{upstream.url.rsplit(':', 1)[1]}/v1",
             "LITELLM_PROXY_URL": f"http://127.0.0.1:{lb_port}", "OPSCTL_HEALTH_URL": f"http://127.0.0.1:{health_port}",
         }
 
