@@ -188,10 +188,20 @@ def up(settings, services, profiles, no_deps, timeout):
 
 @click.command(name="restart")
 @click.argument("service", default="litellm")
+@click.option("--rolling", is_flag=True,
+              help="Replicas stack: restart litellm-1..N one at a time, each drained in the LB first, so the "
+                   "gateway keeps serving (docs/replicas.md).")
 @timeout_option
 @pass_settings
-def restart(settings, service, timeout):
+def restart(settings, service, rolling, timeout):
     """Restart SERVICE (default: the proxy, litellm) and wait until ready again.
+
+    On a stack of replicas (`opsctl init --replicas N`) `litellm` means every
+    replica: all at once, the gateway down meanwhile; with --rolling one at a
+    time: drained in the LB (no new requests, the ones in flight finish),
+    restarted, waited for until its /health/readiness healthcheck passes,
+    put back, and back UP in the LB before the next. A failure stops there:
+    that replica stays out of the LB (maint), the others serve.
 
     A restart re-reads mounted files such as litellm/config.yaml but keeps the
     container's environment: after editing .env, run `opsctl up --no-deps
@@ -203,10 +213,18 @@ def restart(settings, service, timeout):
     Examples:
       opsctl restart
       opsctl restart redis --timeout 60
+      opsctl restart litellm --rolling
     """
     from opsctl.stack.lifecycle import bring_up
 
-    bring_up(settings, ("restart", service), (service,), timeout, existing_only=True)
+    if rolling:
+        from opsctl.stack.replicas import rolling_restart_stack
+
+        if service != "litellm":
+            raise click.UsageError("--rolling restarts the proxy replicas: use it with SERVICE litellm")
+        rolling_restart_stack(settings, timeout, progress=say)
+        return
+    bring_up(settings, ("restart", service), (service,), timeout, existing_only=True, proxy_alias=True)
 
 
 @click.command(name="down")
@@ -268,6 +286,9 @@ def _uptime(seconds: float | None) -> str | None:
 def status(settings, as_json):
     """Show each container: service, state, health, image, uptime, published ports.
 
+    On a stack of replicas, also each replica's state in the load balancer
+    (UP, DRAIN, MAINT, DOWN; JSON: "lb" with its sessions in flight and served).
+
     A port published on anything but loopback is flagged with `!` (and
     `"loopback": false` in JSON): the runbook binds every port to 127.0.0.1.
 
@@ -278,21 +299,32 @@ def status(settings, as_json):
     """
     from opsctl.stack.compose import project_name
     from opsctl.stack.engine import connect, project_containers
+    from opsctl.stack.replicas import lb_column
     from opsctl.output import print_table, warn
 
     project = project_name(settings)
     states = project_containers(connect(ping=False), project)
+    lb, lb_warning = lb_column(settings, [s.service for s in states])
+    if lb_warning:
+        warn(lb_warning)
+
+    def in_lb(service: str):
+        server = (lb or {}).get(service)
+        return None if server is None else {"status": server.status, "sessions": server.scur, "served": server.total}
+
     if as_json:
-        emit_json([s.as_dict() for s in states])
+        emit_json([{**s.as_dict(), **({"lb": in_lb(s.service)} if lb is not None else {})} for s in states])
     elif not states:
         say(f"project {project} has no containers (start it with `opsctl up`)")
     else:
         rows = [
             [s.service, s.state_label, s.health, s.image,
              _uptime(s.uptime_seconds()), ", ".join(str(p) + ("" if p.loopback else " !") for p in s.ports) or None]
+            + ([(in_lb(s.service) or {}).get("status")] if lb is not None else [])
             for s in states
         ]
-        print_table(["service", "state", "health", "image", "uptime", "ports"], rows, title=f"project {project}")
+        print_table(["service", "state", "health", "image", "uptime", "ports"] + (["lb"] if lb is not None else []),
+                    rows, title=f"project {project}")
     for s in states:
         for port in s.ports:
             if not port.loopback:

@@ -4,8 +4,10 @@ For each replica, in order:
   1. drain it in HAProxy (no new requests; in-flight ones go on),
   2. wait until HAProxy counts 0 sessions on it (bounded by `drain_timeout`),
   3. maint (out of the health checks too),
-  4. restart it through the caller's callback,
-  5. wait until its own /health/readiness answers 200 (bounded by `ready_timeout`),
+  4. restart it through the caller's callback (the proxy's own SIGTERM drain,
+     LiteLLM's GracefulShutdownManager, finds nothing left in flight),
+  5. wait until its own /health/readiness answers 200 (bounded by `ready_timeout`;
+     `ready` says how: by default a GET on the replica's URL),
   6. ready (HAProxy puts it back once its health check passes), and wait for UP.
 On a failure the loop stops: the replica that failed stays in maint, the ones
 not reached yet were never touched, and the error says which one.
@@ -60,7 +62,7 @@ def rolling_restart(
     drain_timeout: float = 60.0,
     ready_timeout: float = 180.0,
     progress: Callable[[str], None] = lambda message: None,
-    ready: Callable[[str], bool] = is_ready,
+    ready: Callable[[Target], bool] = lambda target: is_ready(target.url),
 ) -> RollingReport:
     report = RollingReport()
     for target in targets:
@@ -73,7 +75,7 @@ def rolling_restart(
         progress(f"{target.name}: restarting")
         restart(target)
         report.ready_seconds[target.name] = _wait(
-            lambda: ready(target.url), ready_timeout, f"{target.name}: /health/readiness", poll=0.5
+            lambda: ready(target), ready_timeout, f"{target.name}: /health/readiness", poll=0.5
         )
         runtime.set_state(backend, target.name, "ready")
         # Back in rotation only once HAProxy's own check says UP: then the next one may go.

@@ -118,8 +118,8 @@ def _lb_service(count: int) -> list[str]:
       - ./{HAPROXY_CFG}:{CONTAINER_CFG}:ro
       - ./{RUNTIME_DIR}:{CONTAINER_RUN}
     ports:
-      - "127.0.0.1:{API_PORT}:{API_PORT}"
-      - "127.0.0.1:{HEALTH_PORT}:{HEALTH_PORT}"
+      - "127.0.0.1:${{LB_PORT:-{API_PORT}}}:{API_PORT}"
+      - "127.0.0.1:${{LB_HEALTH_PORT:-{HEALTH_PORT}}}:{HEALTH_PORT}"
     pids_limit: 64
     mem_limit: 256m
     healthcheck:  # readiness through the LB, at least one replica UP (bash's /dev/tcp: no curl in the image)
@@ -127,6 +127,7 @@ def _lb_service(count: int) -> list[str]:
       interval: 5s
       timeout: 6s
       retries: 6
+      start_period: 120s  # the replicas' boot (migrations done, DB connected)
     depends_on:
 {depends}    restart: unless-stopped
 
@@ -171,6 +172,9 @@ def scale_env_example(text: str, count: int) -> str:
 # rootless engine, 0:0 (the engine's user on the host).
 {LB_USER_VAR}=GENERATED
 HAPROXY_IMAGE=haproxy:2.6
+# Host ports the lb service publishes on 127.0.0.1 (the gateway and the health app).
+LB_PORT=4000
+LB_HEALTH_PORT=4001
 """
 
 

@@ -14,15 +14,22 @@ def readiness_url(settings: Settings) -> str:
 
 
 def bring_up(settings: Settings, compose_args: tuple[str, ...], services: tuple[str, ...], timeout: float,
-             profiles: tuple[str, ...] = (), existing_only: bool = False) -> None:
-    """Run a compose command (up, restart), then wait for `services` and the proxy's readiness."""
+             profiles: tuple[str, ...] = (), existing_only: bool = False, proxy_alias: bool = False) -> None:
+    """Run a compose command (up, restart), then wait for `services` and the proxy's readiness.
+
+    proxy_alias: `litellm` in `services` stands for every replica on a stack of replicas.
+    """
     from opsctl.stack.compose import Compose, compose_command
     from opsctl.stack.engine import connect, project_containers
     from opsctl.stack.readiness import wait_until_ready
+    from opsctl.stack.replicas import proxy_services
 
     compose_command()  # a missing tool is reported before anything starts
     client = connect()
     compose = Compose(settings, profiles)
+    if proxy_alias:
+        services = tuple(name for service in services for name in proxy_services(client, compose.project, service))
+        compose_args = (compose_args[0], *services)
     if existing_only and not project_containers(client, compose.project, services):
         # compose would restart nothing and we would wait the whole timeout.
         raise OpsctlError(

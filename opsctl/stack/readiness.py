@@ -12,6 +12,7 @@ import time
 from collections import Counter
 
 from opsctl.stack.engine import ContainerState, log_tail, project_containers
+from opsctl.stack.replicas import is_gateway_service
 from opsctl.errors import ExitCode, OpsctlError
 from opsctl.output import status, stderr_console
 
@@ -89,7 +90,7 @@ def wait_until_ready(
     """Poll until ready; raise OpsctlError(TIMEOUT) naming the stuck service.
 
     readiness_url is checked only once every container is ready, and only
-    when the proxy service is among the containers waited for.
+    when the proxy service (or a replica of it, or the LB) is among the containers waited for.
     """
     deadline = time.monotonic() + timeout
     display = Display()
@@ -100,7 +101,7 @@ def wait_until_ready(
             per_service = Counter(s.service for s in states)
             rows = {(s.service if per_service[s.service] == 1 else s.name): describe(s) for s in states}
             containers_ready = bool(states) and all(s.ready for s in states)
-            check_proxy = readiness_url and any(s.service == PROXY_SERVICE for s in states)
+            check_proxy = readiness_url and any(is_gateway_service(s.service) for s in states)
             proxy_ok = True
             if containers_ready and check_proxy:
                 proxy_ok, proxy_note = proxy_readiness(readiness_url)
@@ -118,7 +119,7 @@ def wait_until_ready(
         raise OpsctlError(f"timed out after {timeout:g}s: project {project} has no containers", ExitCode.TIMEOUT)
     stuck = _stuck(states)
     if stuck is None:  # every container is fine; the proxy is not ready
-        stuck = next(s for s in states if s.service == PROXY_SERVICE)
+        stuck = next(s for s in states if is_gateway_service(s.service))
         why = f"readiness not healthy ({proxy_note})"
     else:
         why = describe(stuck)

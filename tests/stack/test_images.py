@@ -32,6 +32,7 @@ from tests.support.litellm_db import migration_files
 
 BUILD = Path(__file__).resolve().parents[2] / "scripts" / "images" / "build.sh"
 PORTS = range(43000, 44000)  # the port range these tests may publish on, on 127.0.0.1
+STACK_IMAGES = ("postgres", "redis", "litellm", "haproxy")  # build.sh's images (haproxy: the replicas' LB)
 
 
 def free_port() -> int:
@@ -74,14 +75,14 @@ def image_engine(tmp_path_factory):
 def stack_images(image_engine):
     """stack_images("postgres") -> its tag, imported from build.sh's cache into this engine.
 
-    All three are imported before the first container starts: podman's API
+    All of them are imported before the first container starts: podman's API
     service does not see images a podman command adds to the store after it
     has begun serving."""
     env = {**image_engine.env, "PODMAN": " ".join(image_engine.podman)}
     listed = subprocess.run([str(BUILD), "--print-env"], env=env, capture_output=True, text=True, check=True, timeout=60)
     tags = {key.removesuffix("_IMAGE").lower(): value for key, _, value in (line.partition("=") for line in listed.stdout.split())}
     missing = {}
-    for name in ("postgres", "redis", "litellm"):
+    for name in STACK_IMAGES:
         result = subprocess.run([str(BUILD), "--import-only", name], env=env, capture_output=True, text=True, timeout=1800)
         if result.returncode == 3:
             missing[name] = result.stderr.strip().splitlines()[-1]

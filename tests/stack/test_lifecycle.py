@@ -191,3 +191,14 @@ def test_no_compose_cli_is_one_clear_line(tmp_path):
         result = subprocess.run([shutil.which("unshare"), "--mount", "/bin/sh", "-c", script],
                                 capture_output=True, text=True, timeout=30)
         assert (result.returncode, result.stdout, result.stderr) == (8, "", f"Error: {GET_COMPOSE}\n"), command
+
+
+def test_rolling_restart_wants_replicas_and_says_so_in_one_line(project):
+    stack = project(STUCK, "single")
+    result = run("--stack-dir", stack, "restart", "redis", "--rolling")
+    assert (result.exit_code, result.stderr.splitlines()[-1]) == (
+        2, "Error: --rolling restarts the proxy replicas: use it with SERVICE litellm")
+    result = run("--stack-dir", stack, "restart", "--rolling")
+    assert (result.exit_code, result.stderr) == (
+        2, "Error: project single has no proxy replica(s) running: a rolling restart needs the stack "
+           "`opsctl init --replicas N` writes (N > 1), brought up\n")

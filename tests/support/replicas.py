@@ -164,13 +164,14 @@ class LoadResult:
                 f"max {max(self.latencies, default=0) * 1000:.0f} ms")
 
 
-def chat(client, url: str, key: str):
+def chat(client, url: str, key: str, model: str = FAKE_CHAT_MODEL):
     return client.post(url + "/chat/completions", headers={"Authorization": f"Bearer {key}"},
-                       json={"model": FAKE_CHAT_MODEL, "messages": [{"role": "user", "content": "hi"}]})
+                       json={"model": model, "messages": [{"role": "user", "content": "hi"}]})
 
 
 @contextmanager
-def steady_load(url: str, key: str, clients: int = 4, max_seconds: float = 600) -> Iterator[LoadResult]:
+def steady_load(url: str, key: str, clients: int = 4, max_seconds: float = 600,
+                model: str = FAKE_CHAT_MODEL) -> Iterator[LoadResult]:
     """`clients` threads sending chat requests back to back until the block ends (bounded)."""
     import threading
 
@@ -186,7 +187,7 @@ def steady_load(url: str, key: str, clients: int = 4, max_seconds: float = 600) 
             while not stop.is_set() and time.monotonic() < deadline:
                 started = time.monotonic()
                 try:
-                    status = chat(client, url, key).status_code
+                    status = chat(client, url, key, model).status_code
                 except httpx.HTTPError as error:
                     status = type(error).__name__
                 with lock:
