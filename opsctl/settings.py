@@ -49,6 +49,7 @@ FIELDS: dict[str, tuple[str, str | None, bool]] = {
     "compose_project": ("COMPOSE_PROJECT_NAME", None, False),
     "policy_file": ("OPSCTL_POLICY", None, False),
     "deadline": ("OPSCTL_DEADLINE", DEFAULT_DEADLINE, False),
+    "replicas": ("OPSCTL_REPLICAS", None, False),  # the stack's proxy replicas behind its LB (init --replicas N)
 }
 
 SECRETS_FILE_NAME = ".007"
@@ -73,6 +74,7 @@ class Settings:
     compose_project: str | None = None
     policy_file: str | None = None  # None: the packaged default policy
     deadline: str = DEFAULT_DEADLINE  # seconds every HTTP command may take, retries included
+    replicas: str | None = None  # OPSCTL_REPLICAS, as the stack's .env records it; None or "1": one proxy
     started_at: float = field(default_factory=time.monotonic, compare=False)  # when the command began
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     notes: Mapping[str, str] = field(default_factory=dict, compare=False)  # why a value differs from its source's

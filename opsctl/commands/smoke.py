@@ -45,6 +45,14 @@ def _options(options):
     return decorate
 
 
+def _replica_names(settings) -> list[str]:
+    """The stack's proxy replicas (OPSCTL_REPLICAS, from its .env), each checked on its own; none on a one-proxy stack."""
+    from opsctl.replicas.stack import REPLICAS_VAR, recorded_count, replica_names
+
+    count = recorded_count({REPLICAS_VAR: settings.replicas or ""})
+    return replica_names(count) if count > 1 else []
+
+
 def _execute(settings, as_json: bool, *, health: bool, probe: bool, deadline: float, expect_db=None,
              any_deployment: bool = False, fail_on_fallback: bool = False, **probe_options) -> None:
     import asyncio
@@ -58,7 +66,7 @@ def _execute(settings, as_json: bool, *, health: bool, probe: bool, deadline: fl
         if probe:
             probe_options.update(on_start=view.start, on_update=view.update)
         run = asyncio.run(run_smoke(settings, health=health, probe=probe, expect_db=expect_db, deadline=deadline,
-                                    **probe_options))
+                                    replicas=_replica_names(settings), **probe_options))
     if as_json:
         emit_json(run.to_dict())
     else:

@@ -40,6 +40,7 @@ def render_haproxy_cfg(replicas: list[Replica], bind: str, stats_socket: str, ch
     servers = "\n".join(
         f"    server {r.name} {r.host}:{r.port} check inter {check_interval_ms} fall 2 rise 2{resolving}" for r in replicas
     )
+    pinning = _pinning(replicas)
     limit = f"    maxconn {maxconn}\n" if maxconn else ""
     resolvers = "\nresolvers stack\n    parse-resolv-conf\n    hold valid 1s\n" if resolve_at_run_time else ""
     text = f"""\
@@ -67,6 +68,7 @@ backend {BACKEND}
     option httpchk GET /health/readiness
     http-check expect status 200
     default-server slowstart 0s
+{pinning}
 {servers}
 """
     if health is None:
@@ -82,8 +84,21 @@ frontend health
 
 backend {HEALTH_BACKEND}
     balance roundrobin
+{pinning}
 {tracked}
 """
+
+
+PIN_HEADER = "x-opsctl-replica"  # opsctl smoke's per-replica checks (opsctl/smoke/replicas.py)
+
+
+def _pinning(replicas: list[Replica]) -> str:
+    """A request naming a replica in PIN_HEADER goes to it, even when it is down (force-persist:
+    smoke must see a sick replica, not its healthy neighbour), and every answer names its server."""
+    lines = [f"    force-persist if {{ req.hdr({PIN_HEADER}) -m found }}"]
+    lines += [f"    use-server {r.name} if {{ req.hdr({PIN_HEADER}) -m str {r.name} }}" for r in replicas]
+    lines.append(f"    http-response set-header {PIN_HEADER} %s")
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,7 @@ def _no_answer(client: AsyncProxyClient, error: ProxyError) -> str:
     return error.message.replace(f"the proxy at {client.url}", "it")
 
 
-def _readiness_problem(body, expect_db: bool) -> str:
+def readiness_problem(body, expect_db: bool) -> str:
     """Why a 2xx readiness answer still means not ready ('' when it is ready)."""
     if not isinstance(body, dict):
         return ""
@@ -137,7 +137,7 @@ async def _check_public(client: AsyncProxyClient, target: str, route: str, kind:
             check.detail = f"HTTP {error.status}: {error.detail}" if error.detail else f"HTTP {error.status}"
     else:
         check.status = 200
-        problem = _readiness_problem(body, expect_db) if kind == "readiness" else ""
+        problem = readiness_problem(body, expect_db) if kind == "readiness" else ""
         if problem:
             check.outcome, check.passed, check.detail = "failed", False, problem
         elif isinstance(body, dict) and "db" in body:

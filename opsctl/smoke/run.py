@@ -12,6 +12,7 @@ from opsctl.smoke.codes import SmokeExit, worst
 from opsctl.smoke.deadline import command_deadline
 from opsctl.smoke.health import HealthReport, check_health
 from opsctl.smoke.probe import DEFAULT_DEADLINE, ProbeReport, run_probe
+from opsctl.smoke.replicas import check_replicas
 
 
 @dataclass
@@ -32,8 +33,9 @@ class SmokeRun:
 
 
 async def run_smoke(settings: Settings, *, health: bool = True, probe: bool = True, expect_db: bool | None = None,
-                    deadline: float = DEFAULT_DEADLINE, **probe_options) -> SmokeRun:
-    """`expect_db=None`: readiness must show the database connected when DATABASE_URL is set."""
+                    deadline: float = DEFAULT_DEADLINE, replicas: list[str] = (), **probe_options) -> SmokeRun:
+    """`expect_db=None`: readiness must show the database connected when DATABASE_URL is set.
+    `replicas`: the stack's proxy replicas behind its LB, each checked on its own (smoke.replicas)."""
     if probe:
         try:
             settings.require_master_key()  # before any request: a usage error, not half a report
@@ -45,6 +47,8 @@ async def run_smoke(settings: Settings, *, health: bool = True, probe: bool = Tr
         expect_db = bool(settings.database_url)
     budget = command_deadline(deadline, settings)
     health_report = await check_health(settings, expect_db, deadline=budget) if health else None
+    if health_report is not None and replicas:
+        health_report.checks.extend(await check_replicas(settings, list(replicas), expect_db, budget))
     if health_report is not None and not health_report.proxy_ready:
         return SmokeRun(health_report, None)
     probe_report = await run_probe(settings, deadline=budget, **probe_options) if probe else None
