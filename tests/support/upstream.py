@@ -196,11 +196,11 @@ class _App:
 
 
 @contextmanager
-def run_upstream(port: int | None = None):
-    """Serve the fake upstream on 127.0.0.1 in a background thread."""
+def run_upstream(port: int | None = None, host: str = "127.0.0.1"):
+    """Serve the fake upstream on host (default loopback) in a background thread."""
     port = port or free_port()
-    upstream = Upstream(url=f"http://127.0.0.1:{port}")
-    config = uvicorn.Config(_App(upstream), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    upstream = Upstream(url=f"http://{host}:{port}")
+    config = uvicorn.Config(_App(upstream), host=host, port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
