@@ -120,8 +120,9 @@ class Operator:
         started = time.monotonic()
         ran = subprocess.run([self.opsctl, *args], cwd=self.stack, env=self.env, capture_output=True, text=True,
                              timeout=timeout)
-        print(f"$ opsctl {' '.join(args)}  -> {ran.returncode} in {time.monotonic() - started:.1f} s")
-        assert ran.returncode == expect, f"opsctl {' '.join(args)}: exit {ran.returncode}\n{ran.stdout[-3000:]}\n{ran.stderr[-3000:]}"
+        shown = " ".join("sk-****" if arg.startswith("sk-") else arg for arg in args)  # no key in the test log
+        print(f"$ opsctl {shown}  -> {ran.returncode} in {time.monotonic() - started:.1f} s")
+        assert ran.returncode == expect, f"opsctl {shown}: exit {ran.returncode}\n{ran.stdout[-3000:]}\n{ran.stderr[-3000:]}"
         assert "Traceback" not in ran.stderr, ran.stderr
         return ran
 
