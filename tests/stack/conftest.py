@@ -35,6 +35,21 @@ network_config_dir = "{networks}"
 """
 
 
+def wait_until(check, timeout: float, what: str, interval: float = 0.5):
+    """check()'s first truthy answer; exceptions count as not yet."""
+    deadline = time.monotonic() + timeout
+    error = None
+    while time.monotonic() < deadline:
+        try:
+            answer = check()
+            if answer:
+                return answer
+        except Exception as exc:  # noqa: BLE001 - anything short of an answer means "not yet"
+            error = exc
+        time.sleep(interval)
+    raise AssertionError(f"{what}: not within {timeout:.0f} s (last error: {error!r})")
+
+
 @dataclass
 class Engine:
     docker_host: str
@@ -71,18 +86,19 @@ def _tick_healthchecks(podman: list[str], env: dict, stop: threading.Event) -> N
 
 
 @contextmanager
-def podman_engine(work: Path, storage_driver: str = "vfs"):
+def podman_engine(work: Path, storage_driver: str = "vfs", wrap: tuple[str, ...] = ()):
     """podman's Docker API on a private socket under `work`, with the test image imported.
 
     vfs copies an image whole for each container: right for busybox; the
-    stack's real images (1 GB for litellm) want overlay."""
+    stack's real images (1 GB for litellm) want overlay. `wrap` prefixes every
+    podman command (e.g. nsenter into namespaces of the engine's own)."""
     for tool in ("podman", "runc", BUSYBOX):
         assert shutil.which(tool), f"{tool} is missing: run scripts/setup/stack.sh as root"
     (work / "networks").mkdir()
     conf = work / "containers.conf"
     conf.write_text(CONTAINERS_CONF.format(networks=work / "networks"))
     env = {**os.environ, "CONTAINERS_CONF": str(conf)}
-    podman = ["podman", "--root", str(work / "storage"), "--runroot", str(work / "run"), "--storage-driver", storage_driver]
+    podman = [*wrap, "podman", "--root", str(work / "storage"), "--runroot", str(work / "run"), "--storage-driver", storage_driver]
     socket = work / "podman.sock"
     service = subprocess.Popen(
         podman + ["system", "service", "--time=0", f"unix://{socket}"],
@@ -114,6 +130,53 @@ def engine(tmp_path_factory):
         yield running
 
 
+BUILD = Path(__file__).resolve().parents[2] / "scripts" / "images" / "build.sh"
+STACK_IMAGES = ("postgres", "redis", "litellm", "haproxy")  # build.sh's images (haproxy: the replicas' LB)
+
+
+@pytest.fixture(scope="session")
+def image_engine(tmp_path_factory):
+    """The engine test_images.py runs the stack's real images on; overlay storage (vfs would copy
+    the 1 GB litellm image for every container)."""
+    for tool in ("podman", "runc"):
+        if not shutil.which(tool):
+            pytest.skip(f"{tool} is missing: run scripts/setup/stack.sh as root")
+    with podman_engine(tmp_path_factory.mktemp("images"), storage_driver="overlay") as engine:
+        yield engine
+        subprocess.run(engine.podman + ["rmi", "--all", "--force"], env=engine.env, capture_output=True, timeout=300)
+
+
+def import_stack_images(engine: Engine):
+    """image("postgres") -> its tag, imported from build.sh's cache into `engine` (a skip when not built).
+
+    All of them are imported before the first container starts: podman's API
+    service does not see images a podman command adds to the store after it
+    has begun serving."""
+    env = {**engine.env, "PODMAN": " ".join(engine.podman)}
+    listed = subprocess.run([str(BUILD), "--print-env"], env=env, capture_output=True, text=True, check=True, timeout=60)
+    tags = {key.removesuffix("_IMAGE").lower(): value for key, _, value in (line.partition("=") for line in listed.stdout.split())}
+    missing = {}
+    for name in STACK_IMAGES:
+        result = subprocess.run([str(BUILD), "--import-only", name], env=env, capture_output=True, text=True, timeout=1800)
+        if result.returncode == 3:
+            missing[name] = result.stderr.strip().splitlines()[-1]
+        else:
+            assert result.returncode == 0, result.stderr
+
+    def image(name: str) -> str:
+        if name in missing:
+            pytest.skip(missing[name])
+        return tags[name]
+
+    return image
+
+
+@pytest.fixture(scope="session")
+def stack_images(image_engine):
+    """stack_images("postgres") -> its tag in the image engine."""
+    return import_stack_images(image_engine)
+
+
 @pytest.fixture
 def docker_host(engine, monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", engine.docker_host)
@@ -121,7 +184,11 @@ def docker_host(engine, monkeypatch):
 
 
 def pytest_collection_modifyitems(items):
-    """Tests of the stack's real images run last: on a fresh machine
-    scripts/setup/images.sh is still building them in the background, so the
-    rest of the suite overlaps the build and they wait only for what is left."""
-    items.sort(key=lambda item: "stack_images" in getattr(item, "fixturenames", ()))  # stable
+    """Tests of the stack's real images run last, the end-to-end test last of all: on a fresh
+    machine scripts/setup/images.sh is still building them in the background, so the rest of
+    the suite overlaps the build and they wait only for what is left."""
+    def last(item) -> tuple[bool, bool]:
+        e2e = item.get_closest_marker("e2e") is not None
+        return e2e or "stack_images" in getattr(item, "fixturenames", ()), e2e
+
+    items.sort(key=last)  # stable

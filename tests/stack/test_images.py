@@ -5,8 +5,8 @@ image's database and serves a DB-backed proxy from it, started the way the
 compose file starts its services.
 
 Skipped, with the reason, where podman or the built images are missing; the
-tars in build.sh's cache are imported into this module's own engine (overlay
-storage: vfs would copy the 1 GB litellm image for every container).
+tars in build.sh's cache are imported into the session's image engine
+(tests/stack/conftest.py, shared with test_e2e.py).
 """
 
 from __future__ import annotations
@@ -14,25 +14,20 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import secrets
-import shutil
 import socket
-import subprocess
 import time
 import uuid
 from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 import psycopg
 import docker.errors
 import pytest
 
-from tests.stack.conftest import podman_engine
+from tests.stack.conftest import wait_until
 from tests.support.litellm_db import migration_files
 
-BUILD = Path(__file__).resolve().parents[2] / "scripts" / "images" / "build.sh"
 PORTS = range(43000, 44000)  # the port range these tests may publish on, on 127.0.0.1
-STACK_IMAGES = ("postgres", "redis", "litellm", "haproxy")  # build.sh's images (haproxy: the replicas' LB)
 
 
 def free_port() -> int:
@@ -44,57 +39,6 @@ def free_port() -> int:
                 continue
             return port
     raise RuntimeError("no free port in 43000-43999")
-
-
-def wait_until(check, timeout: float, what: str, interval: float = 0.5):
-    """check()'s first truthy answer; exceptions count as not yet."""
-    deadline = time.monotonic() + timeout
-    error = None
-    while time.monotonic() < deadline:
-        try:
-            answer = check()
-            if answer:
-                return answer
-        except Exception as exc:  # noqa: BLE001 - anything short of an answer means "not yet"
-            error = exc
-        time.sleep(interval)
-    raise AssertionError(f"{what}: not within {timeout:.0f} s (last error: {error!r})")
-
-
-@pytest.fixture(scope="module")
-def image_engine(tmp_path_factory):
-    for tool in ("podman", "runc"):
-        if not shutil.which(tool):
-            pytest.skip(f"{tool} is missing: run scripts/setup/stack.sh as root")
-    with podman_engine(tmp_path_factory.mktemp("images"), storage_driver="overlay") as engine:
-        yield engine
-        subprocess.run(engine.podman + ["rmi", "--all", "--force"], env=engine.env, capture_output=True, timeout=300)
-
-
-@pytest.fixture(scope="module")
-def stack_images(image_engine):
-    """stack_images("postgres") -> its tag, imported from build.sh's cache into this engine.
-
-    All of them are imported before the first container starts: podman's API
-    service does not see images a podman command adds to the store after it
-    has begun serving."""
-    env = {**image_engine.env, "PODMAN": " ".join(image_engine.podman)}
-    listed = subprocess.run([str(BUILD), "--print-env"], env=env, capture_output=True, text=True, check=True, timeout=60)
-    tags = {key.removesuffix("_IMAGE").lower(): value for key, _, value in (line.partition("=") for line in listed.stdout.split())}
-    missing = {}
-    for name in STACK_IMAGES:
-        result = subprocess.run([str(BUILD), "--import-only", name], env=env, capture_output=True, text=True, timeout=1800)
-        if result.returncode == 3:
-            missing[name] = result.stderr.strip().splitlines()[-1]
-        else:
-            assert result.returncode == 0, result.stderr
-
-    def image(name: str) -> str:
-        if name in missing:
-            pytest.skip(missing[name])
-        return tags[name]
-
-    return image
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ import httpx
 import pytest
 from dotenv import dotenv_values
 
-from tests.stack.test_images import free_port, image_engine, stack_images  # noqa: F401  (module fixtures)
+from tests.stack.test_images import free_port
 from tests.support.replicas import chat, steady_load
 from tests.support.upstream import run_upstream
 
@@ -41,7 +41,7 @@ def host_address() -> str:
 
 
 @pytest.fixture(scope="module")
-def replica_stack(stack_images, image_engine, tmp_path_factory):  # noqa: F811
+def replica_stack(stack_images, image_engine, tmp_path_factory):
     images = {f"{name.upper()}_IMAGE": stack_images(name) for name in ("postgres", "redis", "litellm", "haproxy")}
     stack = tmp_path_factory.mktemp("replicas") / "stack"
     lb_port, health_port = free_port(), free_port()

@@ -197,9 +197,9 @@ class _App:
 
 @contextmanager
 def run_upstream(port: int | None = None, host: str = "127.0.0.1"):
-    """Serve the fake upstream on 127.0.0.1 (or `host`: containers reach 0.0.0.0) in a background thread."""
+    """Serve the fake upstream on `host` (default loopback; 0.0.0.0 for containers) in a background thread."""
     port = port or free_port()
-    upstream = Upstream(url=f"http://127.0.0.1:{port}")
+    upstream = Upstream(url=f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}")
     config = uvicorn.Config(_App(upstream), host=host, port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -30,7 +30,8 @@ from click.testing import CliRunner
 
 from opsctl.cli import cli
 from opsctl.secrets import envfile
-from tests.stack.test_images import free_port, image_engine, stack_images, wait_until  # noqa: F401 (fixtures)
+from tests.stack.conftest import wait_until
+from tests.stack.test_images import free_port
 
 PROBE_TABLE = "OpsctlUpgradeProbe"
 BROKEN_MIGRATIONS = {
