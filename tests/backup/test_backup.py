@@ -178,3 +178,34 @@ def test_the_password_never_reaches_a_command_line(gateway, tmp_path, monkeypatc
     finally:
         with psycopg.connect(gateway, autocommit=True) as connection:
             connection.execute(f"DROP ROLE {role}")
+
+
+def test_restore_into_a_stack_directory_refuses_a_non_empty_one_and_dry_runs(gateway, stack, tmp_path):
+    archive = tmp_path / "gw.tar"
+    assert run("--database-url", gateway, "--stack-dir", str(stack), "backup", "create", "-o", str(archive)).exit_code == 0
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    refused = run("backup", "restore", str(archive), str(busy), "--yes")
+    assert refused.exit_code == ExitCode.REFUSED, refused.output
+    assert f"{busy} is not empty (1 entries)" in refused.stderr and "--force" in refused.stderr
+    assert [p.name for p in busy.iterdir()] == ["notes.txt"] and (busy / "notes.txt").read_text() == "mine"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # nothing extracted beside it
+
+    fresh = tmp_path / "fresh"
+    dry = run("backup", "restore", str(archive), str(fresh), "--dry-run", "--json")
+    assert dry.exit_code == 0, dry.output
+    plan = json.loads(dry.stdout)
+    assert not fresh.exists() and plan["dry_run"] is True
+    assert [(s["name"], s["status"]) for s in plan["steps"]] == [
+        ("verify", "ok"), ("write", "planned"), ("postgres", "planned"), ("database", "planned"), ("up", "planned"),
+        ("check: readiness", "planned"), ("check: encrypted values", "planned"), ("check: key from before", "skipped")]
+    assert {".env", "docker-compose.yml", "litellm/config.yaml"} <= set(plan["files"])
+    # The restored .env names the compose service; the dump goes in through the port compose publishes.
+    assert "127.0.0.1:15432" in plan["steps"][3]["detail"] and PASSWORD not in dry.output
+
+    db_only = tmp_path / "db-only.tar"
+    assert run("--database-url", gateway, "backup", "create", "--no-stack", "-o", str(db_only)).exit_code == 0
+    no_stack = run("backup", "restore", str(db_only), str(fresh), "--yes")
+    assert no_stack.exit_code == ExitCode.USAGE and "holds no stack" in no_stack.stderr
+    assert not fresh.exists()
