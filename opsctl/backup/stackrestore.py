@@ -212,16 +212,24 @@ def check_key(settings: Settings, restore: StackRestore, key: str | None) -> Non
 
 def run(settings: Settings, restore: StackRestore, backup: Path, force: bool, key: str | None,
         timeout: float, progress=lambda _message: None) -> StackRestore:
-    """Every step after the confirmation; a failing step raises, a failing check is reported in `restore.steps`."""
-    write_files(restore)
-    progress(restore.steps[-1].detail)
-    start_database(settings, timeout)
-    restore.steps.append(Step("postgres", "ok", "compose up -d postgres: healthy"))
-    restore_dump(settings, restore, backup, force)
-    progress(restore.steps[-1].detail)
-    start_stack(settings, restore, timeout)
-    for check in (check_readiness, check_secrets):
-        check(settings, restore)
+    """Every step after the confirmation. A failing step is recorded as failed and raises (nothing after it
+    runs); a failing check is recorded and the next check still runs."""
+    def start_postgres() -> None:
+        start_database(settings, timeout)
+        restore.steps.append(Step("postgres", "ok", "compose up -d postgres: healthy"))
+
+    steps = (("write", lambda: write_files(restore)), ("postgres", start_postgres),
+             ("database", lambda: restore_dump(settings, restore, backup, force)),
+             ("up", lambda: start_stack(settings, restore, timeout)))
+    for name, step in steps:
+        try:
+            step()
+        except OpsctlError as error:
+            restore.steps.append(Step(name, "failed", error.message))
+            raise
+        progress(f"{name}: {restore.steps[-1].detail}")
+    check_readiness(settings, restore)
+    check_secrets(settings, restore)
     check_key(settings, restore, key)
     return restore
 

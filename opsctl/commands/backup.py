@@ -204,7 +204,12 @@ def _restore_stack(settings, archive_file, directory, force, check_key_file, tim
         restore.steps += stackrestore.planned_steps(target, restore, key)
     else:
         confirm_write(yes, f"Restore {archive_file} into {directory} and start the stack?")
-        stackrestore.run(target, restore, archive_file, force, key, timeout, progress=say)
+        try:
+            stackrestore.run(target, restore, archive_file, force, key, timeout, progress=say)
+        except OpsctlError:
+            if as_json:  # the steps done and the one that failed, before the one-line error
+                emit_json({**restore.to_json(), "dry_run": False})
+            raise
     if as_json:
         emit_json({**restore.to_json(), "dry_run": dry_run})
     for step in restore.steps:
