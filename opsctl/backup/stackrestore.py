@@ -114,7 +114,10 @@ def stack_settings(settings: Settings, restore: StackRestore) -> Settings:
     port = values.get(DB_HOST_PORT_VAR) or DEFAULT_DB_HOST_PORT
     if names_compose_db(url) and port.isdigit() and 0 < int(port) < 65536:
         url = host_side_database_url(url, int(port))
-    return replace(settings, stack_dir=str(restore.directory), compose_file="docker-compose.yml",
+    # The project compose itself would use in DIR (the shell's name, else DIR's .env, else DIR's name),
+    # never one read from another directory's .env: that would recreate another stack's containers.
+    project = os.environ.get("COMPOSE_PROJECT_NAME") or values.get("COMPOSE_PROJECT_NAME") or None
+    return replace(settings, stack_dir=str(restore.directory), compose_file="docker-compose.yml", compose_project=project,
                    database_url=url, master_key=values.get("LITELLM_MASTER_KEY") or settings.master_key)
 
 

@@ -204,6 +204,20 @@ def test_restore_into_a_stack_directory_refuses_a_non_empty_one_and_dry_runs(gat
     # The restored .env names the compose service; the dump goes in through the port compose publishes.
     assert "127.0.0.1:15432" in plan["steps"][3]["detail"] and PASSWORD not in dry.output
 
+    loose_key = tmp_path / "key"
+    loose_key.write_text("sk-a-virtual-key-from-before\n")
+    loose_key.chmod(0o644)
+    refused_key = run("backup", "restore", str(archive), str(fresh), "--check-key-file", str(loose_key), "--yes")
+    assert refused_key.exit_code == ExitCode.USAGE and "chmod 600" in refused_key.stderr and not fresh.exists()
+
+    # Another directory's COMPOSE_PROJECT_NAME (the operator's .env) never names the restored stack's project.
+    from opsctl.backup import stackrestore
+    from opsctl.settings import Settings
+
+    loaded = stackrestore.load(archive, fresh)
+    restored = stackrestore.stack_settings(Settings(compose_project="the-live-gateway", stack_dir=str(stack)), loaded)
+    assert (restored.compose_project, restored.stack_dir) == (None, str(fresh)) and not fresh.exists()
+
     db_only = tmp_path / "db-only.tar"
     assert run("--database-url", gateway, "backup", "create", "--no-stack", "-o", str(db_only)).exit_code == 0
     no_stack = run("backup", "restore", str(db_only), str(fresh), "--yes")
