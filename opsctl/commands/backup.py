@@ -144,21 +144,42 @@ def backup_list(directory, as_json):
 
 @backup.command(name="restore")
 @click.argument("archive_file", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--force", is_flag=True, help="Restore into a database that is not empty (replaces what the backup holds).")
+@click.argument("directory", metavar="[DIR]", required=False, type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Restore into a database or DIR that is not empty (replaces what the backup holds).")
+@click.option("--check-key-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="With DIR: a file (0600) holding a virtual key from before the backup, checked against the restored proxy.")
+@click.option("--timeout", default=900.0, show_default=True, type=click.FloatRange(min=0),
+              help="With DIR: seconds to wait for Postgres, then for the whole stack.")
+@click.option("--dry-run", is_flag=True, help="With DIR: say what would be written and started; change nothing.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @json_option
 @pass_settings
-def backup_restore(settings, archive_file, force, yes, as_json):
-    """Restore the database of an archive into DATABASE_URL (--database-url), which
-    must be empty unless --force. The archive is verified first; pg_restore runs
-    in one transaction; the restored row counts must match the manifest.
+def backup_restore(settings, archive_file, directory, force, check_key_file, timeout, dry_run, yes, as_json):
+    """Restore an archive: the whole stack into DIR, or only its database into
+    DATABASE_URL (--database-url) when no DIR is given. The target must be empty
+    unless --force. The archive is verified first; pg_restore runs in one
+    transaction; the restored row counts must match the manifest.
 
-    Needs no container engine: the path for gateways not run by the reference stack.
+    With DIR (empty or absent): the stack files and .env are written there
+    (.env 0600), Postgres is started alone and the dump restored into it through
+    the host-side URL the restored .env names, then the stack comes up, and the
+    check that it serves: readiness with the database connected, every stored
+    encrypted value decrypting with the restored salt key, and the key of
+    --check-key-file answering (skipped without it). Exit 1 when a check fails.
+
+    Without DIR it needs no container engine: the path for gateways not run by
+    the reference stack.
 
     \b
     Examples:
+      opsctl backup restore gw.tar /srv/gateway --check-key-file ~/key --yes
+      opsctl backup restore gw.tar /srv/gateway --dry-run
       opsctl --database-url postgresql://litellm@db:5432/litellm_new backup restore gw.tar
     """
+    if directory is not None:
+        return _restore_stack(settings, archive_file, directory, force, check_key_file, timeout, dry_run, yes, as_json)
+    if dry_run or check_key_file:
+        raise click.UsageError("--dry-run and --check-key-file need DIR (a stack restore)")
     from opsctl.backup.restore import check_target, restore_database
     from opsctl.db.connection import describe_url
 
@@ -169,3 +190,34 @@ def backup_restore(settings, archive_file, force, yes, as_json):
     if as_json:
         emit_json({"target": restored.target, "row_counts": restored.row_counts})
     say(f"restored {archive_file} into {restored.target} ({_summary({'row_counts': restored.row_counts})})")
+
+
+def _restore_stack(settings, archive_file, directory, force, check_key_file, timeout, dry_run, yes, as_json):
+    from opsctl.backup import stackrestore
+    from opsctl.errors import ExitCode, OpsctlError
+
+    stackrestore.check_directory(directory, force)
+    key = stackrestore.read_check_key(check_key_file) if check_key_file else None
+    restore = stackrestore.load(archive_file, directory)
+    target = stackrestore.stack_settings(settings, restore)
+    if dry_run:
+        restore.steps += stackrestore.planned_steps(target, restore, key)
+    else:
+        confirm_write(yes, f"Restore {archive_file} into {directory} and start the stack?")
+        try:
+            stackrestore.run(target, restore, archive_file, force, key, timeout, progress=say)
+        except OpsctlError:
+            if as_json:  # the steps done and the one that failed, before the one-line error
+                emit_json({**restore.to_json(), "dry_run": False})
+            raise
+    if as_json:
+        emit_json({**restore.to_json(), "dry_run": dry_run})
+    for step in restore.steps:
+        say(f"{step.name}: {step.status}" + (f" ({step.detail})" if step.detail else ""))
+    if dry_run:
+        say("Dry run: nothing was written or started.")
+    elif not restore.ok:
+        failed = [s.name for s in restore.steps if s.status == "failed"]
+        raise OpsctlError(f"restored into {directory}, but {', '.join(failed)} failed", ExitCode.FAILED)
+    else:
+        say(f"restored {archive_file} into {directory}: serving ({_summary({'row_counts': restore.row_counts})})")

@@ -178,3 +178,48 @@ def test_the_password_never_reaches_a_command_line(gateway, tmp_path, monkeypatc
     finally:
         with psycopg.connect(gateway, autocommit=True) as connection:
             connection.execute(f"DROP ROLE {role}")
+
+
+def test_restore_into_a_stack_directory_refuses_a_non_empty_one_and_dry_runs(gateway, stack, tmp_path):
+    archive = tmp_path / "gw.tar"
+    assert run("--database-url", gateway, "--stack-dir", str(stack), "backup", "create", "-o", str(archive)).exit_code == 0
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    refused = run("backup", "restore", str(archive), str(busy), "--yes")
+    assert refused.exit_code == ExitCode.REFUSED, refused.output
+    assert f"{busy} is not empty (1 entries)" in refused.stderr and "--force" in refused.stderr
+    assert [p.name for p in busy.iterdir()] == ["notes.txt"] and (busy / "notes.txt").read_text() == "mine"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # nothing extracted beside it
+
+    fresh = tmp_path / "fresh"
+    dry = run("backup", "restore", str(archive), str(fresh), "--dry-run", "--json")
+    assert dry.exit_code == 0, dry.output
+    plan = json.loads(dry.stdout)
+    assert not fresh.exists() and plan["dry_run"] is True
+    assert [(s["name"], s["status"]) for s in plan["steps"]] == [
+        ("verify", "ok"), ("write", "planned"), ("postgres", "planned"), ("database", "planned"), ("up", "planned"),
+        ("check: readiness", "planned"), ("check: encrypted values", "planned"), ("check: key from before", "skipped")]
+    assert {".env", "docker-compose.yml", "litellm/config.yaml"} <= set(plan["files"])
+    # The restored .env names the compose service; the dump goes in through the port compose publishes.
+    assert "127.0.0.1:15432" in plan["steps"][3]["detail"] and PASSWORD not in dry.output
+
+    loose_key = tmp_path / "key"
+    loose_key.write_text("sk-a-virtual-key-from-before\n")
+    loose_key.chmod(0o644)
+    refused_key = run("backup", "restore", str(archive), str(fresh), "--check-key-file", str(loose_key), "--yes")
+    assert refused_key.exit_code == ExitCode.USAGE and "chmod 600" in refused_key.stderr and not fresh.exists()
+
+    # Another directory's COMPOSE_PROJECT_NAME (the operator's .env) never names the restored stack's project.
+    from opsctl.backup import stackrestore
+    from opsctl.settings import Settings
+
+    loaded = stackrestore.load(archive, fresh)
+    restored = stackrestore.stack_settings(Settings(compose_project="the-live-gateway", stack_dir=str(stack)), loaded)
+    assert (restored.compose_project, restored.stack_dir) == (None, str(fresh)) and not fresh.exists()
+
+    db_only = tmp_path / "db-only.tar"
+    assert run("--database-url", gateway, "backup", "create", "--no-stack", "-o", str(db_only)).exit_code == 0
+    no_stack = run("backup", "restore", str(db_only), str(fresh), "--yes")
+    assert no_stack.exit_code == ExitCode.USAGE and "holds no stack" in no_stack.stderr
+    assert not fresh.exists()

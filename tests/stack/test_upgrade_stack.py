@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import socket
 import time
 
 import httpx
@@ -30,8 +31,12 @@ from click.testing import CliRunner
 
 from opsctl.cli import cli
 from opsctl.secrets import envfile
+from opsctl.settings import load_settings
+from opsctl.stack.compose import Compose
 from tests.stack.conftest import wait_until
 from tests.stack.test_images import free_port
+from tests.support.litellm_db import seed_credentials, seed_deployments
+from tests.support.upstream import Behavior, run_upstream
 
 PROBE_TABLE = "OpsctlUpgradeProbe"
 BROKEN_MIGRATIONS = {
@@ -44,12 +49,10 @@ def run(*args: str):
     return CliRunner().invoke(cli, list(args))
 
 
-def edit_stack(directory, api: int, health: int, pg: int, images: dict[str, str]) -> None:
+def edit_stack(directory, api: int, health: int, images: dict[str, str]) -> None:
     compose = directory / "docker-compose.yml"
     text = compose.read_text()
     text = text.replace('"127.0.0.1:4000:4000"', f'"127.0.0.1:{api}:4000"').replace('"127.0.0.1:4001:4001"', f'"127.0.0.1:{health}:4001"')
-    text = text.replace("    image: ${POSTGRES_IMAGE:-postgres:16}\n",
-                        f'    image: ${{POSTGRES_IMAGE:-postgres:16}}\n    ports: ["127.0.0.1:{pg}:5432"]\n')
     text = re.sub(r"^(      LITELLM_MODE: PRODUCTION.*)$", r'\1\n      LITELLM_LOCAL_MODEL_COST_MAP: "True"', text, flags=re.M)
     # podman 4.3 splits a CMD healthcheck's arguments at spaces (`python -c "import ..."` runs `import`):
     # the same check written without a space, or the proxy is never healthy on this engine.
@@ -62,6 +65,13 @@ def edit_stack(directory, api: int, health: int, pg: int, images: dict[str, str]
     for name, value in images.items():
         body = envfile.with_value(body, name, value, env)
     envfile.write_text(env, body)
+
+
+def host_address() -> str:
+    """The host's address as containers reach it (podman 4.3 has no host-gateway): the default route's source."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the outgoing interface
+        return probe.getsockname()[0]
 
 
 def broken_image(client, base: str, tag: str) -> None:
@@ -100,8 +110,10 @@ def stack(tmp_path, image_engine, stack_images, client, monkeypatch):
     directory = tmp_path / f"gw{secrets.token_hex(4)}"
     assert run("init", str(directory)).exit_code == 0
     api, health, pg = free_port(), free_port(), free_port()
-    edit_stack(directory, api, health, pg, {"LITELLM_IMAGE": base, "POSTGRES_IMAGE": stack_images("postgres"),
-                                            "REDIS_IMAGE": stack_images("redis")})
+    # The template publishes Postgres on 127.0.0.1:${POSTGRES_HOST_PORT}; opsctl derives the host-side URL from it.
+    edit_stack(directory, api, health, {"LITELLM_IMAGE": base, "POSTGRES_IMAGE": stack_images("postgres"),
+                                        "REDIS_IMAGE": stack_images("redis"), "POSTGRES_HOST_PORT": str(pg),
+                                        "HOST_GATEWAY": host_address()})
     values = envfile.parse(envfile.read_text(directory / ".env"))
     options = ("--stack-dir", str(directory), "--proxy-url", f"http://127.0.0.1:{api}",
                "--database-url", f"postgresql://litellm:{values['POSTGRES_PASSWORD']}@127.0.0.1:{pg}/litellm")
@@ -132,7 +144,7 @@ def upgrade(options, image: str, *extra: str):
     return result, (json.loads(result.stdout) if result.stdout.strip() else None)
 
 
-def test_upgrade_then_a_failed_upgrade_rolls_back_to_a_serving_gateway(stack, client, tmp_path):
+def test_upgrade_then_a_failed_upgrade_rolls_back_then_a_restore_into_a_new_directory_serves(stack, client, tmp_path):
     directory, options, values, base = stack
     proxy_url, database_url = options[3], options[5]
     created = httpx.post(proxy_url + "/key/generate", headers={"Authorization": f"Bearer {values['LITELLM_MASTER_KEY']}"},
@@ -187,3 +199,78 @@ def test_upgrade_then_a_failed_upgrade_rolls_back_to_a_serving_gateway(stack, cl
     assert wait_until(lambda: key_works(proxy_url, key), 60, "the key from before")
     states = json.loads(run(*options, "status", "--json").stdout)
     assert {s["service"]: s["image"] for s in states}["litellm"] == nxt
+
+    # 3. The same gateway backed up, destroyed (down -v) and restored into a new empty directory.
+    restore_into_a_new_directory(directory, options, values, key, tmp_path)
+
+
+CREDENTIAL_KEY = "sk-upstream-stack-restore-credential-456"
+
+
+def compose_down(directory, *args: str) -> None:
+    Compose(load_settings({"stack_dir": str(directory)})).run("down", *args)
+
+
+def restore_into_a_new_directory(directory, options, values, key, tmp_path):
+    proxy_url, database_url = options[3], options[5]
+    with run_upstream(host="0.0.0.0") as upstream:
+        # A DB model whose upstream key is a stored credential, encrypted with the stack's salt key by LiteLLM's helper.
+        upstream.behave("restored-upstream", Behavior(api_key=CREDENTIAL_KEY))
+        port = upstream.url.rsplit(":", 1)[1]
+        salt = {"salt": values["LITELLM_SALT_KEY"]}
+        seed_credentials(database_url, [{"credential_name": "cred-restored", "credential_values": {"api_key": CREDENTIAL_KEY},
+                                         "credential_info": {"custom_llm_provider": "openai"}}], **salt)
+        seed_deployments(database_url, [{"model_name": "db-restored", "litellm_params": {
+            "model": "openai/restored-upstream", "api_base": f"http://host.docker.internal:{port}/v1",
+            "litellm_credential_name": "cred-restored"}}], **salt)
+        with psycopg.connect(database_url) as connection:
+            ledger = connection.execute("SELECT id, finished_at FROM _prisma_migrations ORDER BY id").fetchall()
+        archive = tmp_path / "whole.tar"
+        created = run(*options, "backup", "create", "-o", str(archive), "--json")
+        assert created.exit_code == 0, created.output[-2000:]
+        manifest = json.loads(created.stdout)["manifest"]
+        assert manifest["row_counts"]["LiteLLM_CredentialsTable"] == 1 and manifest["row_counts"]["LiteLLM_ProxyModelTable"] == 1
+
+        compose_down(directory, "-v")  # the gateway is gone, its database volume with it
+        with pytest.raises(psycopg.OperationalError):
+            psycopg.connect(database_url, connect_timeout=3)
+
+        target = tmp_path / f"rs{secrets.token_hex(4)}"  # a project of its own
+        key_file = tmp_path / "key"
+        key_file.write_text(key + "\n")
+        key_file.chmod(0o600)
+        try:
+            started = time.monotonic()
+            restored = run("--proxy-url", proxy_url, "backup", "restore", str(archive), str(target),
+                           "--check-key-file", str(key_file), "--timeout", "900", "--yes", "--json")
+            print(f"restore into a new directory: {time.monotonic() - started:.0f} s")
+            assert restored.exit_code == 0, restored.output[-3000:]
+            report = json.loads(restored.stdout)
+            assert [(s["name"], s["status"]) for s in report["steps"]] == [
+                ("verify", "ok"), ("write", "ok"), ("postgres", "ok"), ("database", "ok"), ("up", "ok"),
+                ("check: readiness", "ok"), ("check: encrypted values", "ok"), ("check: key from before", "ok")]
+            stored = re.match(r"(\d+) stored value\(s\), 0 unreadable, 0 ", report["steps"][6]["detail"])
+            assert stored and int(stored.group(1)) >= 4, report["steps"][6]  # the credential's key, the model's params
+            assert report["row_counts"] == manifest["row_counts"]
+            assert (target / ".env").read_bytes() == (directory / ".env").read_bytes()
+            assert oct((target / ".env").stat().st_mode & 0o777) == "0o600"
+            with psycopg.connect(database_url) as connection:  # the same published port, the new project's Postgres
+                assert connection.execute("SELECT id, finished_at FROM _prisma_migrations ORDER BY id").fetchall() == ledger
+                assert connection.execute('SELECT count(*) FROM "LiteLLM_VerificationToken"').fetchone()[0] == \
+                    manifest["row_counts"]["LiteLLM_VerificationToken"]
+            readiness = httpx.get(proxy_url + "/health/readiness", timeout=10).json()
+            assert (readiness["status"], readiness["db"]) == ("healthy", "connected")
+            assert key_works(proxy_url, key)
+            # The credential decrypts with the restored salt key: the fake upstream accepts only its key.
+            answer = wait_until(lambda: chat_answer(proxy_url, key, "db-restored"), 120, "the DB model answering")
+            assert answer.status_code == 200, answer.text
+            assert upstream.keys_seen("restored-upstream")[-1] == CREDENTIAL_KEY
+        finally:
+            if (target / "docker-compose.yml").is_file():
+                compose_down(target, "-v")
+
+
+def chat_answer(proxy_url: str, key: str, model: str):
+    answer = httpx.post(proxy_url + "/v1/chat/completions", headers={"Authorization": f"Bearer {key}"},
+                        json={"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}, timeout=60)
+    return answer if answer.status_code == 200 else None
