@@ -23,6 +23,7 @@ import httpx
 import pytest
 from dotenv import dotenv_values
 
+from opsctl.secrets import envfile
 from tests.stack.test_images import free_port
 from tests.support.replicas import chat, steady_load
 from tests.support.upstream import run_upstream
@@ -47,7 +48,7 @@ def replica_stack(stack_images, image_engine, tmp_path_factory):
     lb_port, health_port = free_port(), free_port()
     with run_upstream(host="0.0.0.0") as upstream:  # containers reach the host's address, not its loopback
         env = {
-            **os.environ, **images,
+            **os.environ,
             "DOCKER_HOST": image_engine.docker_host, "CONTAINERS_CONF": image_engine.env["CONTAINERS_CONF"],
             "PYTHONPATH": str(REPO), "LB_PORT": str(lb_port), "LB_HEALTH_PORT": str(health_port),
             # podman 4.3 has no host-gateway: the host's own address for host.docker.internal.
@@ -61,6 +62,11 @@ def replica_stack(stack_images, image_engine, tmp_path_factory):
                                   capture_output=True, text=True, timeout=timeout)
 
         assert opsctl("init", str(stack), "--replicas", "2").returncode == 0
+        # The images in .env, where an operator pins them (and `opsctl upgrade` refuses a LITELLM_IMAGE in the shell).
+        text = envfile.read_text(stack / ".env")
+        for name, image in images.items():
+            text = envfile.with_value(text, name, image, stack / ".env")
+        envfile.write_text(stack / ".env", text)
         started = time.monotonic()
         try:
             up = opsctl("up", "--timeout", "600")
@@ -112,3 +118,34 @@ def test_rolling_restart_under_load_through_the_lb_fails_no_request(replica_stac
     for name, was in before.items():
         assert datetime.fromisoformat(after[name]["started_at"]) > was, name  # each really restarted
         assert (after[name]["health"], after[name]["lb"]["status"]) == ("healthy", "UP"), name
+
+
+def test_upgrade_recreates_the_replicas_one_at_a_time_under_load(replica_stack, image_engine, tmp_path):
+    """`opsctl upgrade`'s restart on a replicas stack is the rolling one, on the new image."""
+    import secrets
+
+    import docker
+
+    stack, opsctl, lb_url, master_key = replica_stack
+    base = dotenv_values(stack / ".env")["LITELLM_IMAGE"]
+    target = base.rsplit(":", 1)[0] + ":replicas-next-" + secrets.token_hex(3)
+    api = docker.DockerClient(base_url=image_engine.docker_host, timeout=600)
+    try:
+        api.images.get(base).tag(*target.rsplit(":", 1))
+    finally:
+        api.close()
+    with steady_load(lb_url, master_key, clients=4, model=MODEL) as load:
+        time.sleep(2)
+        result = opsctl("upgrade", "--image", target, "--yes", "--json", "--backup", str(tmp_path / "before.tar"),
+                        timeout=1800)
+        time.sleep(2)
+    print("upgrade of 2 replicas under load:", load.summary())
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    assert [(s["name"], s["status"]) for s in report["steps"]] == [
+        ("backup", "ok"), ("pin", "ok"), ("migrate", "ok"), ("restart", "ok"), ("smoke", "ok")]
+    assert "2 replicas, one at a time, recreated" in report["steps"][3]["detail"]
+    assert load.failed == 0, [s for s in load.statuses if s != 200][:10]
+    seen = rows(opsctl)
+    assert {name: (seen[name]["image"], seen[name]["lb"]["status"]) for name in ("litellm-1", "litellm-2")} == {
+        "litellm-1": (target, "UP"), "litellm-2": (target, "UP")}
