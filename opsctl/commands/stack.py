@@ -299,12 +299,15 @@ def status(settings, as_json):
     """
     from opsctl.stack.compose import project_name
     from opsctl.stack.engine import connect, project_containers
-    from opsctl.stack.replicas import lb_column
     from opsctl.output import print_table, warn
 
     project = project_name(settings)
     states = project_containers(connect(ping=False), project)
-    lb, lb_warning = lb_column(settings, [s.service for s in states])
+    lb, lb_warning = None, None
+    if any(s.service.startswith("litellm-") for s in states):  # maybe replicas: only then pay for their modules
+        from opsctl.stack.replicas import lb_column
+
+        lb, lb_warning = lb_column(settings, [s.service for s in states])
     if lb_warning:
         warn(lb_warning)
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +37,8 @@ def compose_command() -> list[str]:
         candidate = Path(directory) / "docker-compose"
         if os.access(candidate, os.X_OK):
             return [str(candidate)]
+    import shutil  # here, not at the top: `opsctl status` needs only project_name
+
     standalone = shutil.which("docker-compose")
     if standalone:
         return [standalone]
@@ -81,6 +81,8 @@ class Compose:
         command fails its last line goes into our error instead of being
         printed twice. stdout (logs) is shown only with show_output.
         """
+        import subprocess
+
         process = subprocess.Popen(
             self.argv(*args), cwd=self.settings.compose_path.parent, stdin=subprocess.DEVNULL,
             stdout=None if show_output else subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,

@@ -80,7 +80,7 @@ class ContainerState:
 
 
 class EngineClient:
-    """The few Engine API calls opsctl makes, over the standard library's HTTP client.
+    """The few Engine API calls opsctl makes, as plain HTTP/1.0 GETs on a socket.
 
     `import docker` costs more than the whole `opsctl status` otherwise does (it
     pulls in requests and urllib3), so plain unix:// and tcp:// engines are
@@ -94,38 +94,42 @@ class EngineClient:
         self.host = host
         self.timeout = timeout
 
-    def _connection(self):
-        import http.client
+    def _socket(self):
         import socket
 
         if self.host.startswith("unix://"):
-            path = self.host[len("unix://"):]
-
-            class UnixConnection(http.client.HTTPConnection):
-                def connect(self):
-                    self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                    self.sock.settimeout(self.timeout)
-                    self.sock.connect(path)
-
-            return UnixConnection("localhost", timeout=self.timeout)
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(self.timeout)
+            sock.connect(self.host[len("unix://"):])
+            return sock
         address = self.host.split("://", 1)[1].rstrip("/")
-        return http.client.HTTPConnection(address, timeout=self.timeout)
+        name, _, port = address.rpartition(":")
+        return socket.create_connection((name.strip("[]") or "localhost", int(port or 2375)), timeout=self.timeout)
 
     def _get(self, path: str, query: dict | None = None) -> bytes:
+        """One GET as HTTP/1.0 on its own connection: the engine answers with Content-Length or
+        closes (a chunked answer is decoded), so reading to the close is the whole answer (http.client alone
+        costs more to import than this whole exchange takes)."""
         from urllib.parse import urlencode
 
         url = self.API + path + (f"?{urlencode(query)}" if query else "")
-        connection = self._connection()
         try:
-            connection.request("GET", url, headers={"Host": "docker"})
-            response = connection.getresponse()
-            body = response.read(MAX_RESPONSE_BYTES + 1)
+            with self._socket() as sock:
+                sock.sendall(f"GET {url} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+                raw = _read_to_close(sock, MAX_RESPONSE_BYTES + 64 * 1024)
         except OSError as error:  # refused, missing socket, timeout, reset
             raise unreachable(error.strerror or type(error).__name__) from None
-        finally:
-            connection.close()
-        if response.status >= 400 or len(body) > MAX_RESPONSE_BYTES:
-            raise EngineError(f"GET {path}: HTTP {response.status}")
+        head, separator, body = raw.partition(b"\r\n\r\n")
+        try:
+            code = int(head.split(b" ", 2)[1]) if separator else 0
+        except (IndexError, ValueError):
+            code = 0
+        if not code:
+            raise EngineError(f"GET {path}: not an HTTP answer")
+        if b"\ntransfer-encoding: chunked" in head.lower():
+            body = _dechunk(body)
+        if code >= 400 or len(body) > MAX_RESPONSE_BYTES:
+            raise EngineError(f"GET {path}: HTTP {code}")
         return body
 
     def _json(self, path: str, query: dict | None = None):
@@ -179,6 +183,35 @@ class EngineError(Exception):
 
 
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+
+
+def _read_to_close(sock, limit: int) -> bytes:
+    chunks, size = [], 0
+    while size <= limit:
+        chunk = sock.recv(1 << 16)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _dechunk(body: bytes) -> bytes:
+    """A chunked body (an engine that chunks even for HTTP/1.0) as its bytes."""
+    out, offset = [], 0
+    while True:
+        line_end = body.find(b"\r\n", offset)
+        if line_end < 0:
+            break
+        try:
+            size = int(body[offset:line_end].split(b";")[0], 16)
+        except ValueError:
+            raise EngineError("a malformed chunked answer") from None
+        if size == 0:
+            break
+        out.append(body[line_end + 2:line_end + 2 + size])
+        offset = line_end + 2 + size + 2
+    return b"".join(out)
 
 
 def demultiplex(raw: bytes) -> bytes:
@@ -272,9 +305,37 @@ def state_of(attrs: dict) -> ContainerState:
     )
 
 
+def _inspect_all(client, ids: list[str]) -> list[dict]:
+    """client.inspect of each id, all at once (threads: concurrent.futures costs its import)."""
+    import threading
+
+    found: list = [None] * len(ids)
+
+    def inspect(index: int) -> None:
+        try:
+            found[index] = client.inspect(ids[index])
+        except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
+            found[index] = error
+
+    threads = [threading.Thread(target=inspect, args=(index,), daemon=True) for index in range(1, len(ids))]
+    for thread in threads:
+        thread.start()
+    if ids:
+        inspect(0)
+    for thread in threads:
+        thread.join()
+    for item in found:
+        if isinstance(item, BaseException):
+            raise item
+    return found
+
+
 def project_containers(client, project: str, services: tuple[str, ...] = ()) -> list[ContainerState]:
-    """Every container of a compose project (stopped ones too), sorted by service."""
-    states = [state_of(client.inspect(container_id)) for container_id in client.containers(project)]
+    """Every container of a compose project (stopped ones too), sorted by service.
+
+    The inspects run at once: each is a round trip the engine may take tens of
+    milliseconds over (podman), and `opsctl status` would otherwise pay them in a row."""
+    states = [state_of(item) for item in _inspect_all(client, client.containers(project))]
     if services:
         states = [s for s in states if s.service in services]
     return sorted(states, key=lambda s: (s.service, s.name))
