@@ -95,3 +95,41 @@ def test_an_engine_that_is_not_there_is_one_line(monkeypatch, tmp_path):
         assert error.message.startswith(f"cannot reach the container engine at unix://{tmp_path}/no.sock: No such file")
     else:
         raise AssertionError("connected to nothing")
+
+
+def test_a_chunked_or_broken_answer_from_an_engine(tmp_path):
+    """Engines answer HTTP/1.0 with a length or a close; a chunked one is decoded, garbage is one error."""
+    import socket
+    import threading
+
+    import pytest
+
+    from opsctl.stack.engine import EngineClient, EngineError, _dechunk
+
+    assert _dechunk(b"4\r\nWiki\r\n6;x=y\r\npedia \r\n0\r\n\r\n") == b"Wikipedia "
+    for answer, expected in ((b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n[]\r\n0\r\n\r\n", []),
+                             (b"not http at all", None), (b"HTTP/1.0 500 Oops\r\n\r\n{}", None)):
+        path = str(tmp_path / "engine.sock")
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(path)
+        server.listen(1)
+
+        def serve(reply=answer):
+            connection, _ = server.accept()
+            connection.recv(65536)
+            connection.sendall(reply)
+            connection.close()
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        client = EngineClient(f"unix://{path}", 5)
+        try:
+            if expected is None:
+                with pytest.raises(EngineError):
+                    client.containers("p")
+            else:
+                assert client.containers("p") == expected
+        finally:
+            thread.join(5)
+            server.close()
+            (tmp_path / "engine.sock").unlink()
