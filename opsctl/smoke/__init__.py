@@ -2,7 +2,8 @@
 every deployment of every model group answer a real request past LiteLLM's
 cache (probe), all within one deadline? Plain modules, no click:
 
-- `health`: public routes, readiness, protected routes refusing keyless requests
+- `health`: public routes, readiness, protected routes refusing keyless requests;
+  `replicas`: each replica behind the stack's LB on its own (pinned by a header)
 - `inventory`: the deployments /model/info lists, by group; `request`: one probe
   request and what its answer proves; `wire`: reading answers up to a cap
 - `probe`: every deployment, concurrently, with timeouts and fallbacks checked;
