@@ -29,8 +29,8 @@ def tags(cache: Path, **env: str) -> dict[str, str]:
 
 def test_each_tag_is_a_hash_of_that_images_inputs(tmp_path):
     first = tags(tmp_path)
-    assert list(first) == ["POSTGRES_IMAGE", "REDIS_IMAGE", "LITELLM_IMAGE"]
-    for name, tag in zip(("postgres", "redis", "litellm"), first.values()):
+    assert list(first) == ["POSTGRES_IMAGE", "REDIS_IMAGE", "LITELLM_IMAGE", "HAPROXY_IMAGE"]
+    for name, tag in zip(("postgres", "redis", "litellm", "haproxy"), first.values()):
         assert re.fullmatch(rf"localhost/opsctl-{name}:[0-9a-f]{{12}}", tag)
     assert tags(tmp_path) == first
 
@@ -39,14 +39,15 @@ def test_each_tag_is_a_hash_of_that_images_inputs(tmp_path):
     assert tags(tmp_path, PRISMA_ENGINE_DIR=str(engine)) == first
     (engine / "query-engine.mjs").write_text((engine / "query-engine.mjs").read_text() + "\n// changed\n")
     changed = tags(tmp_path, PRISMA_ENGINE_DIR=str(engine))
-    assert (changed["POSTGRES_IMAGE"], changed["REDIS_IMAGE"]) == (first["POSTGRES_IMAGE"], first["REDIS_IMAGE"])
+    assert [changed[name] for name in ("POSTGRES_IMAGE", "REDIS_IMAGE", "HAPROXY_IMAGE")] == [
+        first[name] for name in ("POSTGRES_IMAGE", "REDIS_IMAGE", "HAPROXY_IMAGE")]
     assert changed["LITELLM_IMAGE"] != first["LITELLM_IMAGE"]
 
 
 def test_import_only_says_what_is_not_built(tmp_path):
     empty = build("--import-only", cache=tmp_path)
     assert (empty.returncode, empty.stderr.strip().splitlines()[-1]) == (
-        3, "build.sh: not built yet: postgres redis litellm (run scripts/images/build.sh as root)")
+        3, "build.sh: not built yet: postgres redis litellm haproxy (run scripts/images/build.sh as root)")
     no_engine = build("--import-only", "litellm", cache=tmp_path, PRISMA_ENGINE_DIR=str(tmp_path / "nowhere"))
     assert no_engine.returncode == 3
     assert "litellm cannot be built here: no Prisma engine stand-in" in no_engine.stderr

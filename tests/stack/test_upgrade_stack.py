@@ -53,12 +53,6 @@ def edit_stack(directory, api: int, health: int, images: dict[str, str]) -> None
     compose = directory / "docker-compose.yml"
     text = compose.read_text()
     text = text.replace('"127.0.0.1:4000:4000"', f'"127.0.0.1:{api}:4000"').replace('"127.0.0.1:4001:4001"', f'"127.0.0.1:{health}:4001"')
-    text = re.sub(r"^(      LITELLM_MODE: PRODUCTION.*)$", r'\1\n      LITELLM_LOCAL_MODEL_COST_MAP: "True"', text, flags=re.M)
-    # podman 4.3 splits a CMD healthcheck's arguments at spaces (`python -c "import ..."` runs `import`):
-    # the same check written without a space, or the proxy is never healthy on this engine.
-    spaced = "\"import urllib.request; urllib.request.urlopen('http://127.0.0.1:4000/health/liveliness', timeout=5)\""
-    assert spaced in text
-    text = text.replace(spaced, "\"__import__('urllib.request').request.urlopen('http://127.0.0.1:4000/health/liveliness',timeout=5)\"")
     compose.write_text(text)
     env = directory / ".env"
     body = envfile.read_text(env)
