@@ -3,8 +3,7 @@
 preflight -> backup (`opsctl backup create`) -> pin (LITELLM_IMAGE in the
 stack's .env, the old value kept) -> migrate (the migrate service, recreated on
 the new image, run once) -> restart (the proxy recreated on the new image,
-waited for; on a replicas stack litellm-1..N one at a time behind the LB,
-as `restart litellm --rolling` does) -> smoke (readiness with the database connected, the proxy running
+waited for) -> smoke (readiness with the database connected, the proxy running
 the new image, the master key accepted, every migration of the image in the
 ledger). When pin, migrate, restart or smoke fails: the old image goes back in
 .env; if the schema moved (ledger rows or schema fingerprint differ from
@@ -79,34 +78,12 @@ def _stack_env(settings: Settings):
     return StackEnv.load(settings)
 
 
-def proxy_services(settings: Settings) -> tuple[str, ...]:
-    """litellm, or litellm-1..N on a stack `init --replicas N` wrote."""
-    from opsctl.stack.replicas import running_replicas
-
-    return tuple(running_replicas(settings)) or (PROXY_SERVICE,)
-
-
 def running_image(settings: Settings) -> str | None:
-    """The image every proxy container runs (replicas on different images: all of them, named)."""
     from opsctl.stack.compose import project_name
     from opsctl.stack.engine import connect, project_containers
 
-    states = project_containers(connect(), project_name(settings), proxy_services(settings))
-    images = sorted({state.image for state in states})
-    return ", ".join(images) if images else None
-
-
-def recreate_proxies(settings: Settings, timeout: float) -> str:
-    """The proxy on what .env names now: replicas one at a time behind the LB (no downtime), else recreated."""
-    from opsctl.secrets.proxy import recreate_proxy
-    from opsctl.stack.replicas import rolling_restart_stack
-
-    services = proxy_services(settings)
-    if services == (PROXY_SERVICE,):
-        recreate_proxy(settings, timeout)
-        return PROXY_SERVICE
-    rolling_restart_stack(settings, timeout, progress=lambda line: status(f"  {line}"), recreate=True)
-    return f"{len(services)} replicas, one at a time,"
+    states = project_containers(connect(), project_name(settings), (PROXY_SERVICE,))
+    return states[0].image if states else None
 
 
 def preflight(settings: Settings, database_url: str, target_image: str, backup_dir: Path) -> tuple[Preflight, ImageFacts]:
@@ -195,6 +172,7 @@ def upgrade(settings: Settings, database_url: str, report: Report, backup_path: 
     """Run every step after the preflight; on a failure after the backup, roll back (see the module docstring)."""
     from opsctl.backup.create import create_backup
     from opsctl.db.connection import connect
+    from opsctl.secrets.proxy import recreate_proxy
     from opsctl.secrets.stackenv import MASTER
     from opsctl.stack.compose import Compose
 
@@ -231,7 +209,8 @@ def upgrade(settings: Settings, database_url: str, report: Report, backup_path: 
 
     def restart() -> str:
         touched["proxy"] = True
-        return f"{recreate_proxies(settings, timeout)} recreated on {report.facts.image}"
+        recreate_proxy(settings, timeout)
+        return f"{PROXY_SERVICE} recreated on {report.facts.image}"
 
     try:
         report.run("pin", pin)
@@ -248,6 +227,7 @@ def _roll_back(settings: Settings, database_url: str, report: Report, old_value:
                before, proxy_touched: bool, timeout: float, failure: OpsctlError) -> None:
     """Undo after `failure`; raises FAILED (rolled back, the old gateway serves) or ROLLBACK_FAILED."""
     from opsctl.db.connection import connect
+    from opsctl.secrets.proxy import recreate_proxy
     from opsctl.stack.compose import Compose
     from opsctl.upgrade.rollback import restore_schema
 
@@ -264,14 +244,15 @@ def _roll_back(settings: Settings, database_url: str, report: Report, old_value:
             moved["value"] = ledger_module.schema_state(connection).moved_since(before)
         if not moved["value"]:
             return "the schema did not move: nothing to restore"
-        Compose(settings).run("stop", *proxy_services(settings))  # no proxy writes into a schema being replaced
+        Compose(settings).run("stop", PROXY_SERVICE)  # no proxy writes into a schema being replaced
         counts = restore_schema(database_url, report.backup)
         return f"restored from {report.backup} ({counts.get('LiteLLM_VerificationToken', 0)} keys)"
 
     def proxy() -> str:
         if not (proxy_touched or moved["value"]):
             return "the proxy never left the old image"
-        return f"{recreate_proxies(settings, timeout)} recreated on {report.preflight.current_image}"
+        recreate_proxy(settings, timeout)
+        return f"{PROXY_SERVICE} recreated on {report.preflight.current_image}"
 
     try:
         for name, action in (("rollback: pin", unpin), ("rollback: database", restore), ("rollback: proxy", proxy)):
