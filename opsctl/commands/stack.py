@@ -303,8 +303,10 @@ def status(settings, as_json):
 
     project = project_name(settings)
     states = project_containers(connect(ping=False), project)
+    from opsctl.replicas.stack import replica_number
+
     lb, lb_warning = None, None
-    if any(s.service.startswith("litellm-") for s in states):  # maybe replicas: only then pay for their modules
+    if any(replica_number(s.service) is not None for s in states):  # replicas: only then load the LB's modules
         from opsctl.stack.replicas import lb_column
 
         lb, lb_warning = lb_column(settings, [s.service for s in states])
