@@ -7,8 +7,11 @@ control characters shown as escapes (opsctl.redact.visible); callers that
 want style pass a Text themselves. `status` and `warn` do the same for their
 one line.
 
-rich is imported only when something is actually rendered, so `--help`
-stays fast.
+rich is imported only when something is actually rendered, and click only
+by what needs it (an option, a prompt): lines are written to sys.stdout /
+sys.stderr directly, which is what click.echo does with text and what
+click's test runner captures, so `opsctl status` can run without click
+(opsctl.__main__).
 """
 
 from __future__ import annotations
@@ -16,9 +19,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from typing import Any, Callable, Iterable, Sequence
-
-import click
+from collections.abc import Callable, Iterable, Sequence
 
 from opsctl.errors import ExitCode, OpsctlError
 from opsctl.redact import visible
@@ -26,13 +27,20 @@ from opsctl.redact import visible
 
 def json_option(func: Callable) -> Callable:
     """Add `--json` (as the `as_json` parameter) to a reporting command."""
+    import click
+
     return click.option(
         "--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout."
     )(func)
 
 
-def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, default=str))
+def _line(stream, text: str) -> None:
+    stream.write(text + "\n")
+    stream.flush()
+
+
+def emit_json(data: object) -> None:
+    _line(sys.stdout, json.dumps(data, indent=2, default=str))
 
 
 @functools.cache
@@ -53,14 +61,14 @@ def stdout_console():
 
 def status(message: str) -> None:
     """A status line for people, on stderr."""
-    click.echo(visible(message), err=True)
+    _line(sys.stderr, visible(message))
 
 
 def warn(message: str) -> None:
-    click.echo(f"Warning: {visible(message)}", err=True)
+    _line(sys.stderr, f"Warning: {visible(message)}")
 
 
-def cell(value: Any):
+def cell(value: object):
     """A table cell: None as '-', a rich renderable as given, anything else literal text."""
     from rich.text import Text
 
@@ -73,7 +81,7 @@ def cell(value: Any):
 
 def print_table(
     columns: Sequence[str],
-    rows: Iterable[Sequence[Any]],
+    rows: Iterable[Sequence[object]],
     title: str | None = None,
 ) -> None:
     """A rich table on stdout; cells are literal text (see `cell`), None as '-'."""
@@ -101,7 +109,7 @@ class ProgressBar:
         self._task = self._progress.add_task(label, total=total)
         self._progress.start()
 
-    def advance(self, *_done: Any) -> None:
+    def advance(self, *_done: object) -> None:
         self._progress.advance(self._task)
 
     def stop(self) -> None:
@@ -118,5 +126,7 @@ def confirm_write(yes: bool, question: str, nothing_done: str = "nothing was cha
         return
     if not is_interactive():
         raise OpsctlError(f"refusing to write without --yes in a non-interactive shell; {nothing_done}", ExitCode.REFUSED)
+    import click
+
     if not click.confirm(question, err=True):
         raise OpsctlError(f"declined; {nothing_done}", ExitCode.REFUSED)

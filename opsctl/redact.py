@@ -13,10 +13,9 @@ opsctl.output. `scrub` redacts the secrets in a whole decoded JSON answer.
 
 from __future__ import annotations
 
-import html
 import json
 import re
-from typing import Iterable
+from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
 
 MASK = "****"
@@ -33,6 +32,8 @@ UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u
 
 def _spellings(secret: str) -> set[str]:
     """The ways a server may have quoted a secret back."""
+    from html import escape as html_escape  # here: html.entities is a large import `opsctl status` never needs
+
     return {
         secret,
         json.dumps(secret)[1:-1],
@@ -41,7 +42,7 @@ def _spellings(secret: str) -> set[str]:
         quote(secret),
         quote_plus(secret),
         repr(secret)[1:-1],
-        html.escape(secret),
+        html_escape(secret),
     } - {""}
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 
 from opsctl.errors import ExitCode, OpsctlError
-from opsctl.replicas.lbconfig import Replica, render_haproxy_cfg
 
 PROXY = "litellm"
 LB_SERVICE = "lb"
@@ -179,6 +178,8 @@ LB_HEALTH_PORT=4001
 
 
 def haproxy_config(count: int) -> str:
+    from opsctl.replicas.lbconfig import Replica, render_haproxy_cfg  # here: `opsctl status` needs only replica_number
+
     replicas = [Replica(name, name, API_PORT) for name in replica_names(count)]
     return render_haproxy_cfg(replicas, f":{API_PORT}", f"{CONTAINER_RUN}/admin.sock",
                               health=(f":{HEALTH_PORT}", HEALTH_PORT), resolve_at_run_time=True, maxconn=None)
