@@ -3,6 +3,8 @@
 The row counts and the dump come from one snapshot: a REPEATABLE READ
 transaction exports its snapshot and pg_dump reads it (`--snapshot`), so the
 manifest describes exactly what the dump holds, even while the gateway writes.
+pg_dump starts as soon as the snapshot is exported; the manifest's queries run
+in the exporting transaction meanwhile, which stays open until pg_dump is done.
 """
 
 from __future__ import annotations
@@ -50,24 +52,23 @@ def create_backup(database_url: str, output: Path, stack_dir: Path | None, litel
         major = inventory.server_major(connection)
         host_dump = _host_pg_dump(major, container_exec)
         snapshot = connection.execute("SELECT pg_export_snapshot()").fetchone()[0]
-        manifest = {
-            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "opsctl_version": __version__,
-            "litellm_image": litellm_image,
-            "database": {
-                "source": describe_url(database_url),
-                "server_major": major,
-                "migrations_applied": inventory.applied_migrations(connection),
-            },
-            "row_counts": inventory.row_counts(connection),
-        }
         with tempfile.TemporaryDirectory(prefix=".opsctl-backup-", dir=output.parent) as work:
             dump_file = Path(work) / archive.DUMP
             fd = os.open(dump_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
             with os.fdopen(fd, "wb") as out:
                 with (pgtools.dumping(database_url, out, host_dump, snapshot=snapshot) if host_dump
                       else pgtools.dumping(database_url, out, via_container=container_exec)):
-                    pass
+                    manifest = {  # in the snapshot pg_dump reads, while it runs
+                        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                        "opsctl_version": __version__,
+                        "litellm_image": litellm_image,
+                        "database": {
+                            "source": describe_url(database_url),
+                            "server_major": major,
+                            "migrations_applied": inventory.applied_migrations(connection),
+                        },
+                        "row_counts": inventory.row_counts(connection),
+                    }
             with atomic_file(output, 0o600, exclusive=True, what="the backup") as handle:
                 manifest = archive.write_archive(handle, manifest, dump_file, files)
     return Created(output, manifest)
