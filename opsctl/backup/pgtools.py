@@ -20,7 +20,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,24 +85,22 @@ def _running(argv: list[str], env_extra: dict[str, str], secrets: list[str], *, 
     """The tool runs while the block does; when the block ends it is waited for and its failure raised
     (one line, secrets scrubbed). If the block raises, the tool is killed."""
     env = {**os.environ, **env_extra}
-    # stderr goes to an unlinked file, not a pipe: nobody has to drain it while the block runs.
-    with tempfile.TemporaryFile() as errors:
-        process = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
-                                   stdout=stdout if stdout else subprocess.DEVNULL, stderr=errors)
+    with subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=stdout if stdout else subprocess.DEVNULL,
+                          stderr=subprocess.PIPE) as process:  # on leaving: pipes closed, the process reaped
         try:
             yield
-            process.wait(timeout=TOOL_TIMEOUT_SECONDS)
+            # Wakes on the pipe's end when the tool exits (Popen.wait(timeout) polls, sleeping up to 50 ms).
+            # Until then its stderr waits in the pipe; the block never waits for the tool, so nothing blocks.
+            _, errors = process.communicate(timeout=TOOL_TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
             raise OpsctlError(f"{what} did not finish within {TOOL_TIMEOUT_SECONDS} s", ExitCode.TIMEOUT) from None
         finally:
             if process.poll() is None:
                 process.kill()
-                process.wait()
-        if process.returncode != 0:
-            errors.seek(0)
-            lines = [line for line in errors.read().decode(errors="replace").splitlines() if line.strip()]
-            reason = safe_text(lines[-1] if lines else f"exit status {process.returncode}", secrets, limit=300)
-            raise OpsctlError(f"{what} failed: {reason}", ExitCode.FAILED)
+    if process.returncode != 0:
+        lines = [line for line in errors.decode(errors="replace").splitlines() if line.strip()]
+        reason = safe_text(lines[-1] if lines else f"exit status {process.returncode}", secrets, limit=300)
+        raise OpsctlError(f"{what} failed: {reason}", ExitCode.FAILED)
 
 
 @contextmanager
