@@ -3,6 +3,8 @@
 The row counts and the dump come from one snapshot: a REPEATABLE READ
 transaction exports its snapshot and pg_dump reads it (`--snapshot`), so the
 manifest describes exactly what the dump holds, even while the gateway writes.
+pg_dump starts as soon as the snapshot is exported; the manifest's queries run
+in the exporting transaction meanwhile, which stays open until pg_dump is done.
 """
 
 from __future__ import annotations
@@ -26,14 +28,15 @@ class Created:
     manifest: dict
 
 
-def _tool_route(server_major: int, container_exec: list[str] | None) -> list[str] | None:
-    """None: the host's pg_dump; else the container exec prefix. pg_dump reads servers up to its own major."""
-    host = pgtools.host_tool_major("pg_dump")
-    if host is not None and host >= server_major:
-        return None
+def _host_pg_dump(server_major: int, container_exec: list[str] | None) -> pgtools.Tool | None:
+    """The host's pg_dump when it reads the server (pg_dump reads servers up to its own major);
+    None: the dump is taken through the container exec prefix."""
+    host = pgtools.host_tool("pg_dump")
+    if host is not None and host.major is not None and host.major >= server_major:
+        return host
     if container_exec is not None:
-        return container_exec
-    have = f"pg_dump {host}" if host else "no pg_dump"
+        return None
+    have = f"pg_dump {host.major}" if host and host.major else "no pg_dump"
     raise OpsctlError(
         f"the server is PostgreSQL {server_major} and this host has {have}: install postgresql-client-{server_major}, "
         "or run from the stack directory so the dump is taken in the postgres container",
@@ -47,27 +50,25 @@ def create_backup(database_url: str, output: Path, stack_dir: Path | None, litel
     files = archive.stack_files(stack_dir) if stack_dir else []
     with connect(database_url, snapshot=True) as connection:
         major = inventory.server_major(connection)
-        route = _tool_route(major, container_exec)
+        host_dump = _host_pg_dump(major, container_exec)
         snapshot = connection.execute("SELECT pg_export_snapshot()").fetchone()[0]
-        manifest = {
-            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "opsctl_version": __version__,
-            "litellm_image": litellm_image,
-            "database": {
-                "source": describe_url(database_url),
-                "server_major": major,
-                "migrations_applied": inventory.applied_migrations(connection),
-            },
-            "row_counts": inventory.row_counts(connection),
-        }
         with tempfile.TemporaryDirectory(prefix=".opsctl-backup-", dir=output.parent) as work:
             dump_file = Path(work) / archive.DUMP
             fd = os.open(dump_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
             with os.fdopen(fd, "wb") as out:
-                if route is None:
-                    pgtools.dump(database_url, out, snapshot=snapshot)
-                else:
-                    pgtools.dump(database_url, out, via_container=route)
+                with (pgtools.dumping(database_url, out, host_dump, snapshot=snapshot) if host_dump
+                      else pgtools.dumping(database_url, out, via_container=container_exec)):
+                    manifest = {  # in the snapshot pg_dump reads, while it runs
+                        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                        "opsctl_version": __version__,
+                        "litellm_image": litellm_image,
+                        "database": {
+                            "source": describe_url(database_url),
+                            "server_major": major,
+                            "migrations_applied": inventory.applied_migrations(connection),
+                        },
+                        "row_counts": inventory.row_counts(connection),
+                    }
             with atomic_file(output, 0o600, exclusive=True, what="the backup") as handle:
                 manifest = archive.write_archive(handle, manifest, dump_file, files)
     return Created(output, manifest)

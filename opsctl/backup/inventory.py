@@ -17,12 +17,16 @@ MAIN_TABLES = (
 
 
 def row_counts(connection) -> dict[str, int]:
-    """Exact counts of the main tables that exist (an older schema may lack some)."""
-    counts = {}
-    for table in MAIN_TABLES:
-        if connection.execute("SELECT to_regclass(%s)", (f'"{table}"',)).fetchone()[0] is not None:
-            counts[table] = connection.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
-    return counts
+    """Exact counts of the main tables that exist (an older schema may lack some), in two round trips."""
+    present = {name for (name,) in connection.execute(
+        "SELECT name FROM unnest(%s::text[]) AS name WHERE to_regclass(quote_ident(name)) IS NOT NULL",
+        (list(MAIN_TABLES),))}
+    tables = [table for table in MAIN_TABLES if table in present]
+    if not tables:
+        return {}
+    counts = connection.execute(
+        "SELECT " + ", ".join(f'(SELECT count(*) FROM "{table}")' for table in tables)).fetchone()
+    return dict(zip(tables, counts))
 
 
 def applied_migrations(connection) -> list[str] | None:

@@ -5,6 +5,13 @@ by its user), never in argv where `ps` shows it. The host's tools are used
 when their major version can read the server's; otherwise the dump is taken
 through the stack's Postgres container (`docker compose exec -T`), whose tools
 match its server by construction.
+
+On Debian, /usr/bin/pg_dump and pg_restore are pg_wrapper, a perl script that
+picks a cluster and execs /usr/lib/postgresql/N/bin/<tool>. opsctl runs that
+binary itself (the newest N, as the wrapper does without a local cluster):
+its directory names its major, so no `--version` run is needed, no perl is
+paid, and the wrapper's local-cluster defaults (PGPORT of a cluster on this
+host) cannot send pg_dump to another server than the one opsctl connected to.
 """
 
 from __future__ import annotations
@@ -13,14 +20,24 @@ import os
 import re
 import shutil
 import subprocess
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Iterator
 
 from opsctl.db.prisma_url import libpq_url
 from opsctl.errors import ExitCode, OpsctlError
 from opsctl.redact import safe_text
 
 TOOL_TIMEOUT_SECONDS = 3600
+DEBIAN_WRAPPER = "/usr/share/postgresql-common/pg_wrapper"
+DEBIAN_BINROOT = Path("/usr/lib/postgresql")
+
+
+@dataclass(frozen=True)
+class Tool:
+    path: str
+    major: int | None  # None: `--version` printed no version
 
 
 def split_password(database_url: str) -> tuple[str, dict[str, str]]:
@@ -33,64 +50,95 @@ def split_password(database_url: str) -> tuple[str, dict[str, str]]:
     return psycopg.conninfo.make_conninfo(**params), env
 
 
-def host_tool_major(tool: str) -> int | None:
-    """The major version of the host's pg_dump/pg_restore, or None when absent."""
+def _debian_binary(tool: str) -> Tool | None:
+    """The newest /usr/lib/postgresql/N/bin/<tool>: what pg_wrapper would exec."""
+    found = [(int(path.parents[1].name), path) for path in DEBIAN_BINROOT.glob(f"*/bin/{tool}")
+             if path.parents[1].name.isdigit() and os.access(path, os.X_OK)]
+    if not found:
+        return None
+    major, path = max(found)
+    return Tool(str(path), major)
+
+
+def host_tool(tool: str) -> Tool | None:
+    """The host's pg_dump/pg_restore (the first on PATH) with its major version, or None when absent."""
     path = shutil.which(tool)
     if not path:
         return None
+    if os.path.realpath(path) == DEBIAN_WRAPPER and (binary := _debian_binary(tool)):
+        return binary
     result = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30)
     found = re.search(r"(\d+)(?:\.\d+)?", result.stdout)
-    return int(found.group(1)) if found else None
+    return Tool(path, int(found.group(1)) if found else None)
 
 
-def _run(argv: list[str], env_extra: dict[str, str], secrets: list[str], *, stdin: BinaryIO | None = None,
-         stdout: BinaryIO | None = None, what: str) -> None:
+def require_host_tool(tool: str) -> Tool:
+    found = host_tool(tool)
+    if found is None:
+        raise OpsctlError(f"{tool} not found: install postgresql-client", ExitCode.MISSING_TOOL)
+    return found
+
+
+@contextmanager
+def _running(argv: list[str], env_extra: dict[str, str], secrets: list[str], *, stdout: BinaryIO | None = None,
+             what: str) -> Iterator[None]:
+    """The tool runs while the block does; when the block ends it is waited for and its failure raised
+    (one line, secrets scrubbed). If the block raises, the tool is killed."""
     env = {**os.environ, **env_extra}
-    try:
-        result = subprocess.run(argv, env=env, stdin=stdin if stdin else subprocess.DEVNULL,
-                                stdout=stdout if stdout else subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                timeout=TOOL_TIMEOUT_SECONDS)
-    except subprocess.TimeoutExpired:
-        raise OpsctlError(f"{what} did not finish within {TOOL_TIMEOUT_SECONDS} s", ExitCode.TIMEOUT) from None
-    if result.returncode != 0:
-        lines = [line for line in result.stderr.decode(errors="replace").splitlines() if line.strip()]
-        reason = safe_text(lines[-1] if lines else f"exit status {result.returncode}", secrets, limit=300)
+    with subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=stdout if stdout else subprocess.DEVNULL,
+                          stderr=subprocess.PIPE) as process:  # on leaving: pipes closed, the process reaped
+        try:
+            yield
+            # Wakes on the pipe's end when the tool exits (Popen.wait(timeout) polls, sleeping up to 50 ms).
+            # Until then its stderr waits in the pipe; the block never waits for the tool, so nothing blocks.
+            _, errors = process.communicate(timeout=TOOL_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            raise OpsctlError(f"{what} did not finish within {TOOL_TIMEOUT_SECONDS} s", ExitCode.TIMEOUT) from None
+        finally:
+            if process.poll() is None:
+                process.kill()
+    if process.returncode != 0:
+        lines = [line for line in errors.decode(errors="replace").splitlines() if line.strip()]
+        reason = safe_text(lines[-1] if lines else f"exit status {process.returncode}", secrets, limit=300)
         raise OpsctlError(f"{what} failed: {reason}", ExitCode.FAILED)
 
 
-def dump(database_url: str, out: BinaryIO, via_container: list[str] | None = None,
-         snapshot: str | None = None) -> None:
-    """pg_dump -Fc of the database into `out`, on the host (from `snapshot` when given)
-    or through `via_container` (an exec argv prefix)."""
+@contextmanager
+def dumping(database_url: str, out: BinaryIO, tool: Tool | None = None, via_container: list[str] | None = None,
+            snapshot: str | None = None) -> Iterator[None]:
+    """pg_dump -Fc of the database into `out` while the block runs, with the host's `tool` (from
+    `snapshot` when given) or through `via_container` (an exec argv prefix); checked when the block ends."""
     conninfo, env = split_password(database_url)
     secrets = list(env.values())
     if via_container is None:
-        argv = ["pg_dump", "--format=custom", "--no-owner", "--no-privileges", f"--dbname={conninfo}"]
+        argv = [tool.path, "--format=custom", "--no-owner", "--no-privileges", f"--dbname={conninfo}"]
         if snapshot:
             argv.append(f"--snapshot={snapshot}")
-        _run(argv, env, secrets, stdout=out, what="pg_dump")
+        with _running(argv, env, secrets, stdout=out, what="pg_dump"):
+            yield
     else:
         # Inside the container the server is local: its own user and database, no password needed.
-        _run([*via_container, "sh", "-c", 'exec pg_dump --format=custom --no-owner --no-privileges '
-              '-U "$POSTGRES_USER" "$POSTGRES_DB"'], {}, secrets, stdout=out, what="pg_dump (in the postgres container)")
+        with _running([*via_container, "sh", "-c", 'exec pg_dump --format=custom --no-owner --no-privileges '
+                       '-U "$POSTGRES_USER" "$POSTGRES_DB"'], {}, secrets, stdout=out,
+                      what="pg_dump (in the postgres container)"):
+            yield
 
 
 def restore(database_url: str, dump_file: Path, clean: bool) -> None:
     """pg_restore of a custom-format dump in one transaction: all of it, or nothing."""
     conninfo, env = split_password(database_url)
-    argv = ["pg_restore", "--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error",
-            f"--dbname={conninfo}"]
+    argv = [require_host_tool("pg_restore").path, "--no-owner", "--no-privileges", "--single-transaction",
+            "--exit-on-error", f"--dbname={conninfo}"]
     if clean:
         argv += ["--clean", "--if-exists"]
-    _run([*argv, str(dump_file)], env, list(env.values()), what="pg_restore")
+    with _running([*argv, str(dump_file)], env, list(env.values()), what="pg_restore"):
+        pass
 
 
 def list_dump(dump_file: Path) -> int:
     """How many entries pg_restore finds in a dump's table of contents (it fails on a damaged one)."""
-    try:
-        result = subprocess.run(["pg_restore", "--list", str(dump_file)], capture_output=True, text=True, timeout=300)
-    except FileNotFoundError:
-        raise OpsctlError("pg_restore not found: install postgresql-client", ExitCode.MISSING_TOOL) from None
+    result = subprocess.run([require_host_tool("pg_restore").path, "--list", str(dump_file)],
+                            capture_output=True, text=True, timeout=300)
     if result.returncode != 0:
         reason = (result.stderr.strip().splitlines() or ["unreadable"])[-1]
         raise OpsctlError(f"the database dump is damaged: {safe_text(reason, limit=200)}", ExitCode.FAILED)

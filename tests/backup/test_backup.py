@@ -8,6 +8,7 @@ import json
 import os
 import stat
 import tarfile
+import threading
 from pathlib import Path
 
 import psycopg
@@ -85,6 +86,42 @@ def test_create_verify_list_restore_round_trip(gateway, stack, empty_db, tmp_pat
     # The restored models decrypt through LiteLLM's own path with the same salt key.
     params = sorted(p.get("api_key") or p.get("api_base") for p in load_deployments(empty_db).values())
     assert params == ["http://h:8080/v1", "sk-upstream-1"]
+
+
+def test_the_manifest_counts_what_the_dump_holds_while_the_gateway_writes(gateway, empty_db, tmp_path):
+    """Spend logs committed one by one before, during and after the backup: the restore's count check
+    (restored rows == manifest) passes only if the counts and pg_dump read one snapshot."""
+    stop, written = threading.Event(), []
+
+    def write():
+        with psycopg.connect(gateway, autocommit=True) as connection:
+            while not stop.is_set():
+                connection.execute("""INSERT INTO "LiteLLM_SpendLogs" (request_id, call_type, api_key, spend,
+                                      "startTime", "endTime") VALUES (%s, 'acompletion', 'k', 0.01, now(), now())""",
+                                   (f"w{len(written)}",))
+                written.append(1)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        while len(written) < 20:
+            stop.wait(0.01)
+        archive = tmp_path / "gw.tar"
+        created = run("--database-url", gateway, "backup", "create", "-o", str(archive), "--json")
+        assert created.exit_code == 0, created.stderr
+        during = len(written)
+        while len(written) < during + 20:
+            stop.wait(0.01)
+    finally:
+        stop.set()
+        writer.join()
+    backed_up = json.loads(created.stdout)["manifest"]["row_counts"]["LiteLLM_SpendLogs"]
+    with psycopg.connect(gateway) as connection:
+        now = connection.execute('SELECT count(*) FROM "LiteLLM_SpendLogs"').fetchone()[0]
+    assert 40 + 20 <= backed_up < now  # rows came before the snapshot and after it
+    restored = run("--database-url", empty_db, "backup", "restore", str(archive), "--yes", "--json")
+    assert restored.exit_code == 0, restored.stderr
+    assert json.loads(restored.stdout)["row_counts"]["LiteLLM_SpendLogs"] == backed_up
 
 
 def test_list_shows_the_default_directory(gateway, isolated_env):
