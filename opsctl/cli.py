@@ -7,7 +7,6 @@ libraries (httpx, rich, psycopg, docker) inside the commands, so
 
 from __future__ import annotations
 
-import gc
 import importlib
 
 import click
@@ -96,11 +95,4 @@ def cli(ctx, env_file, **options):
 
 
 def main() -> None:
-    try:
-        cli(prog_name="opsctl")
-    finally:
-        # The process ends here. Frozen, the objects of every imported module are skipped by the
-        # shutdown's garbage collections, which otherwise walk them all (~35 ms of CPU with psycopg
-        # loaded, on every command). Open files are closed by their `with` blocks, and stdout/stderr
-        # and atexit handlers still run.
-        gc.freeze()
+    cli(prog_name="opsctl")
