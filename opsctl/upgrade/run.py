@@ -3,13 +3,15 @@
 preflight -> backup (`opsctl backup create`) -> pin (LITELLM_IMAGE in the
 stack's .env, the old value kept) -> migrate (the migrate service, recreated on
 the new image, run once) -> restart (the proxy recreated on the new image,
-waited for; on a replicas stack litellm-1..N one at a time behind the LB,
-as `restart litellm --rolling` does) -> smoke (readiness with the database connected, the proxy running
-the new image, the master key accepted, every migration of the image in the
-ledger). When pin, migrate, restart or smoke fails: the old image goes back in
-.env; if the schema moved (ledger rows or schema fingerprint differ from
-before the migrate), the proxy is stopped and the database restored from the
-backup; the proxy is recreated on the old image and must be ready again.
+waited for; on a replicas stack litellm-1..N recreated one at a time behind the
+LB, as `restart litellm --rolling` restarts them) -> smoke (the proxy's own
+readiness with the database connected, each replica's too; every proxy
+container on the new image, the master key accepted, every migration of the
+image in the ledger). When pin, migrate, restart or smoke fails: the old image
+goes back in .env; if the schema moved (ledger rows or schema fingerprint
+differ from before the migrate), the proxy (every replica) is stopped and the
+database restored from the backup; the proxy is recreated on the old image
+(replicas: one at a time again) and must be ready again.
 """
 
 from __future__ import annotations
