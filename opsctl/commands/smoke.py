@@ -47,10 +47,9 @@ def _options(options):
 
 def _replica_names(settings) -> list[str]:
     """The stack's proxy replicas (OPSCTL_REPLICAS, from its .env), each checked on its own; none on a one-proxy stack."""
-    from opsctl.replicas.stack import REPLICAS_VAR, recorded_count, replica_names
+    from opsctl.replicas.stack import configured_replicas
 
-    count = recorded_count({REPLICAS_VAR: settings.replicas or ""})
-    return replica_names(count) if count > 1 else []
+    return configured_replicas(settings.replicas)
 
 
 def _execute(settings, as_json: bool, *, health: bool, probe: bool, deadline: float, expect_db=None,

@@ -210,6 +210,12 @@ def recorded_count(env: dict[str, str]) -> int:
     return count
 
 
+def configured_replicas(value: str | None) -> list[str]:
+    """The replica services an OPSCTL_REPLICAS value (settings.replicas) names; none on a one-proxy stack."""
+    count = recorded_count({REPLICAS_VAR: value or ""})
+    return replica_names(count) if count > 1 else []
+
+
 def lb_user() -> str:
     """The uid:gid of whoever runs opsctl init: the LB's socket is theirs alone."""
     import os

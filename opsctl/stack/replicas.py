@@ -61,8 +61,10 @@ def _ready_after(client, project: str, service: str, since: datetime) -> bool:
                                 and s.started_at >= since for s in states)
 
 
-def rolling_restart_stack(settings: Settings, timeout: float, progress: Callable[[str], None]) -> RollingReport:
-    """Restart litellm-1..N one at a time behind the LB; the others serve meanwhile."""
+def rolling_restart_stack(settings: Settings, timeout: float, progress: Callable[[str], None],
+                          recreate: bool = False) -> RollingReport:
+    """Restart litellm-1..N one at a time behind the LB; the others serve meanwhile.
+    `recreate`: each on what the compose file and .env say now (`upgrade`'s new image), not as it was."""
     from opsctl.stack.compose import Compose, compose_command
     from opsctl.stack.engine import connect, project_containers
 
@@ -80,7 +82,10 @@ def rolling_restart_stack(settings: Settings, timeout: float, progress: Callable
     def restart(target: Target) -> None:
         # Engines give start times to the microsecond or second: compare with this second's start.
         restarted_at[target.name] = datetime.now(timezone.utc).replace(microsecond=0)
-        compose.run("restart", "--timeout", str(STOP_TIMEOUT_SECONDS), target.name)
+        if recreate:
+            compose.run("up", "-d", "--no-deps", "--force-recreate", "--timeout", str(STOP_TIMEOUT_SECONDS), target.name)
+        else:
+            compose.run("restart", "--timeout", str(STOP_TIMEOUT_SECONDS), target.name)
 
     def ready(target: Target) -> bool:
         return _ready_after(client, compose.project, target.name, restarted_at[target.name])
@@ -88,7 +93,7 @@ def rolling_restart_stack(settings: Settings, timeout: float, progress: Callable
     started = time.monotonic()
     report = rolling_restart(lb, BACKEND, [Target(name, name) for name in names], restart,
                              drain_timeout=min(60.0, timeout), ready_timeout=timeout, progress=progress, ready=ready)
-    progress(f"{compose.project}: {len(names)} replicas restarted one at a time in {time.monotonic() - started:.0f}s")
+    progress(f"{compose.project}: {len(names)} replicas {'recreated' if recreate else 'restarted'} one at a time in {time.monotonic() - started:.0f}s")
     return report
 
 

@@ -7,7 +7,8 @@ plan (the preflight: what the upgrade would change, what blocks it) -> run
 (backup, pin, migrate, restart, smoke; and the rollback when a step fails).
 
 Imports the base, opsctl.db (connecting), opsctl.backup (the backup and the
-restore), opsctl.stack (compose, engine, readiness) and opsctl.secrets
-(stackenv: the stack's .env edited one line at a time; proxy: recreating the
-proxy). No click.
+restore), opsctl.stack (compose, engine, readiness; replicas: the rolling
+recreate), opsctl.replicas (which replicas a stack has), opsctl.smoke (replicas:
+each replica's readiness through the LB) and opsctl.secrets (stackenv: the
+stack's .env edited one line at a time; proxy: recreating the proxy). No click.
 """

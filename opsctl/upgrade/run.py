@@ -3,12 +3,15 @@
 preflight -> backup (`opsctl backup create`) -> pin (LITELLM_IMAGE in the
 stack's .env, the old value kept) -> migrate (the migrate service, recreated on
 the new image, run once) -> restart (the proxy recreated on the new image,
-waited for) -> smoke (readiness with the database connected, the proxy running
-the new image, the master key accepted, every migration of the image in the
-ledger). When pin, migrate, restart or smoke fails: the old image goes back in
-.env; if the schema moved (ledger rows or schema fingerprint differ from
-before the migrate), the proxy is stopped and the database restored from the
-backup; the proxy is recreated on the old image and must be ready again.
+waited for; on a replicas stack litellm-1..N recreated one at a time behind the
+LB, as `restart litellm --rolling` restarts them) -> smoke (the proxy's own
+readiness with the database connected, each replica's too; every proxy
+container on the new image, the master key accepted, every migration of the
+image in the ledger). When pin, migrate, restart or smoke fails: the old image
+goes back in .env; if the schema moved (ledger rows or schema fingerprint
+differ from before the migrate), the proxy (every replica) is stopped and the
+database restored from the backup; the proxy is recreated on the old image
+(replicas: one at a time again) and must be ready again.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from opsctl.upgrade.target import IMAGE_VARIABLE, MIGRATE_SERVICE, ImageFacts, i
 
 DEFAULT_IMAGE = "ghcr.io/berriai/litellm-database:main-v1.108.7"  # the template's ${LITELLM_IMAGE:-...}
 PROXY_SERVICE = "litellm"
+SMOKE_REQUEST_SECONDS = 10.0
 
 
 @dataclass
@@ -78,12 +82,36 @@ def _stack_env(settings: Settings):
     return StackEnv.load(settings)
 
 
-def running_image(settings: Settings) -> str | None:
+def proxy_services(settings: Settings) -> tuple[str, ...]:
+    """litellm, or litellm-1..N on a stack `init --replicas N` wrote (OPSCTL_REPLICAS in its .env)."""
+    from opsctl.replicas.stack import configured_replicas
+
+    return tuple(configured_replicas(settings.replicas)) or (PROXY_SERVICE,)
+
+
+def running_images(settings: Settings) -> dict[str, str | None]:
+    """Each proxy service's image, as its containers run it (several: all of them, named; none: None)."""
     from opsctl.stack.compose import project_name
     from opsctl.stack.engine import connect, project_containers
 
-    states = project_containers(connect(), project_name(settings), (PROXY_SERVICE,))
-    return states[0].image if states else None
+    services = proxy_services(settings)
+    found: dict[str, set[str]] = {service: set() for service in services}
+    for state in project_containers(connect(), project_name(settings), services):
+        found[state.service].add(state.image)
+    return {service: ", ".join(sorted(images)) or None for service, images in found.items()}
+
+
+def recreate_proxies(settings: Settings, timeout: float) -> str:
+    """The proxy on what .env names now: replicas one at a time behind the LB (no downtime), else recreated."""
+    from opsctl.secrets.proxy import recreate_proxy
+    from opsctl.stack.replicas import rolling_restart_stack
+
+    services = proxy_services(settings)
+    if services == (PROXY_SERVICE,):
+        recreate_proxy(settings, timeout)
+        return PROXY_SERVICE
+    rolling_restart_stack(settings, timeout, progress=lambda line: status(f"  {line}"), recreate=True)
+    return f"{len(services)} replicas, one at a time,"
 
 
 def preflight(settings: Settings, database_url: str, target_image: str, backup_dir: Path) -> tuple[Preflight, ImageFacts]:
@@ -94,7 +122,7 @@ def preflight(settings: Settings, database_url: str, target_image: str, backup_d
         raise OpsctlError(f"{IMAGE_VARIABLE} is set in the environment, and it wins over .env for compose: "
                           "unset it so the pinned image is the one that runs", ExitCode.USAGE)
     pinned = _stack_env(settings).get(IMAGE_VARIABLE)
-    current = pinned or running_image(settings) or DEFAULT_IMAGE
+    current = pinned or next((i for i in running_images(settings).values() if i), None) or DEFAULT_IMAGE
     with connect(database_url) as connection:
         found = ledger_module.read_ledger(connection)
         size = database_size(connection)
@@ -123,25 +151,45 @@ def _wait_for_migrate(settings: Settings, timeout: float) -> str:
     raise OpsctlError(f"the {MIGRATE_SERVICE} service did not finish within {timeout:g} s", ExitCode.TIMEOUT)
 
 
+def _each_replica_ready(settings: Settings, replicas: tuple[str, ...]) -> None:
+    """Every replica, pinned through the LB (smoke.replicas), ready with the database connected."""
+    import asyncio
+
+    from opsctl.smoke.deadline import command_deadline
+    from opsctl.smoke.replicas import check_replicas
+
+    async def run():
+        return await check_replicas(settings, list(replicas), True, command_deadline(SMOKE_REQUEST_SECONDS * 2, settings))
+
+    failed = [check for check in asyncio.run(run()) if not check.passed]
+    if failed:
+        raise OpsctlError("; ".join(f"{c.target} {c.route}: {c.detail}" for c in failed), ExitCode.FAILED)
+
+
 def _smoke(settings: Settings, database_url: str, facts: ImageFacts, master_key: str) -> str:
     import httpx
 
     from opsctl.admin.client import ProxyClient
     from opsctl.db.connection import connect
-    from opsctl.stack.lifecycle import readiness_url
 
-    url = readiness_url(settings)
+    # The proxy's own readiness, never the separate health app's (OPSCTL_HEALTH_URL): that process has
+    # no database client, so it cannot say whether the proxy's database is connected (docs/images.md).
+    url = settings.proxy_base_url().rstrip("/") + "/health/readiness"
     try:
-        answer = httpx.get(url, timeout=10).json()
+        answer = httpx.get(url, timeout=SMOKE_REQUEST_SECONDS).json()
     except (httpx.HTTPError, ValueError) as error:
         raise OpsctlError(f"{url}: {type(error).__name__}", ExitCode.FAILED) from None
     if not isinstance(answer, dict) or answer.get("status") != "healthy" or answer.get("db") != "connected":
         raise OpsctlError(f"{url} answered {str(answer)[:200]}, not healthy with the database connected", ExitCode.FAILED)
-    image = running_image(settings)
-    if image != facts.image:
-        raise OpsctlError(f"the proxy runs {image}, not {facts.image}", ExitCode.FAILED)
     # The deadline counts from now: the steps before the smoke may have taken minutes.
     fresh = dataclasses.replace(settings, master_key=master_key, started_at=time.monotonic())
+    services = proxy_services(settings)
+    if services != (PROXY_SERVICE,):
+        _each_replica_ready(fresh, services)
+    wrong = {service: image for service, image in running_images(settings).items() if image != facts.image}
+    if wrong:
+        raise OpsctlError("; ".join(f"{service} runs {image or 'no container'}" for service, image in wrong.items())
+                          + f", not {facts.image}", ExitCode.FAILED)
     with ProxyClient(fresh) as client:
         models = client.get("/model/info")
     with connect(database_url) as connection:
@@ -151,7 +199,9 @@ def _smoke(settings: Settings, database_url: str, facts: ImageFacts, master_key:
         raise OpsctlError(f"the ledger is incomplete after the migrate: {len(missing)} not applied"
                           + (f" (first {missing[0]})" if missing else "") + (f", {len(found.problems)} failed" if found.problems else ""),
                           ExitCode.FAILED)
-    return f"ready, db connected, {len(models.get('data', []))} deployments, {len(found.applied)} migrations applied"
+    ready = "ready" if services == (PROXY_SERVICE,) else f"{len(services)} replicas ready"
+    return (f"{ready}, db connected, on {facts.image}, {len(models.get('data', []))} deployments, "
+            f"{len(found.applied)} migrations applied")
 
 
 def _write_record(stack_dir: Path, report: Report, old: str | None) -> Path:
@@ -172,7 +222,6 @@ def upgrade(settings: Settings, database_url: str, report: Report, backup_path: 
     """Run every step after the preflight; on a failure after the backup, roll back (see the module docstring)."""
     from opsctl.backup.create import create_backup
     from opsctl.db.connection import connect
-    from opsctl.secrets.proxy import recreate_proxy
     from opsctl.secrets.stackenv import MASTER
     from opsctl.stack.compose import Compose
 
@@ -209,8 +258,7 @@ def upgrade(settings: Settings, database_url: str, report: Report, backup_path: 
 
     def restart() -> str:
         touched["proxy"] = True
-        recreate_proxy(settings, timeout)
-        return f"{PROXY_SERVICE} recreated on {report.facts.image}"
+        return f"{recreate_proxies(settings, timeout)} recreated on {report.facts.image}"
 
     try:
         report.run("pin", pin)
@@ -227,7 +275,6 @@ def _roll_back(settings: Settings, database_url: str, report: Report, old_value:
                before, proxy_touched: bool, timeout: float, failure: OpsctlError) -> None:
     """Undo after `failure`; raises FAILED (rolled back, the old gateway serves) or ROLLBACK_FAILED."""
     from opsctl.db.connection import connect
-    from opsctl.secrets.proxy import recreate_proxy
     from opsctl.stack.compose import Compose
     from opsctl.upgrade.rollback import restore_schema
 
@@ -244,15 +291,14 @@ def _roll_back(settings: Settings, database_url: str, report: Report, old_value:
             moved["value"] = ledger_module.schema_state(connection).moved_since(before)
         if not moved["value"]:
             return "the schema did not move: nothing to restore"
-        Compose(settings).run("stop", PROXY_SERVICE)  # no proxy writes into a schema being replaced
+        Compose(settings).run("stop", *proxy_services(settings))  # no proxy writes into a schema being replaced
         counts = restore_schema(database_url, report.backup)
         return f"restored from {report.backup} ({counts.get('LiteLLM_VerificationToken', 0)} keys)"
 
     def proxy() -> str:
         if not (proxy_touched or moved["value"]):
             return "the proxy never left the old image"
-        recreate_proxy(settings, timeout)
-        return f"{PROXY_SERVICE} recreated on {report.preflight.current_image}"
+        return f"{recreate_proxies(settings, timeout)} recreated on {report.preflight.current_image}"
 
     try:
         for name, action in (("rollback: pin", unpin), ("rollback: database", restore), ("rollback: proxy", proxy)):

@@ -119,3 +119,43 @@ def test_rolling_restart_under_load_through_the_lb_fails_no_request(replica_stac
         assert datetime.fromisoformat(after[name]["started_at"]) > was, name  # each really restarted
         assert (after[name]["health"], after[name]["lb"]["status"]) == ("healthy", "UP"), name
 
+
+def test_upgrade_recreates_the_replicas_one_at_a_time_under_load(replica_stack, image_engine, tmp_path):
+    """`opsctl upgrade` on a replicas stack: its restart is the rolling one, each replica recreated on the
+    new image (a new container, so a new address the LB must follow), drained first; no request fails."""
+    import secrets
+
+    import docker
+
+    stack, opsctl, lb_url, master_key = replica_stack
+    base = dotenv_values(stack / ".env")["LITELLM_IMAGE"]
+    target = base.rsplit(":", 1)[0] + ":replicas-next-" + secrets.token_hex(3)  # the same LiteLLM, a new tag
+    api = docker.DockerClient(base_url=image_engine.docker_host, timeout=600)
+    try:
+        api.images.get(base).tag(*target.rsplit(":", 1))
+    finally:
+        api.close()
+    before = {name: rows(opsctl)[name]["started_at"] for name in ("litellm-1", "litellm-2")}
+    with steady_load(lb_url, master_key, clients=4, model=MODEL) as load:
+        time.sleep(2)
+        started = time.monotonic()
+        result = opsctl("upgrade", "--image", target, "--yes", "--json", "--backup", str(tmp_path / "before.tar"))
+        seconds = time.monotonic() - started
+        time.sleep(2)
+    report = json.loads(result.stdout) if result.stdout.strip() else {"steps": []}
+    steps = {s["name"]: s["seconds"] for s in report["steps"]}
+    print(f"upgrade of 2 replicas in {seconds:.0f} s {steps} under load:", load.summary())
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert [(s["name"], s["status"]) for s in report["steps"]] == [
+        ("backup", "ok"), ("pin", "ok"), ("migrate", "ok"), ("restart", "ok"), ("smoke", "ok")], report["steps"]
+    assert f"2 replicas, one at a time, recreated on {target}" in report["steps"][3]["detail"]
+    assert "2 replicas ready, db connected" in report["steps"][4]["detail"]
+    progress = [line.strip() for line in result.stderr.splitlines() if line.strip().startswith("litellm-")]
+    assert progress == [f"litellm-{i}: {step}" for i in (1, 2) for step in ("draining", "restarting", "back in service")]
+    assert len(load.statuses) > 100
+    assert load.failed == 0, [s for s in load.statuses if s != 200][:10]
+    assert dotenv_values(stack / ".env")["LITELLM_IMAGE"] == target
+    seen = rows(opsctl)
+    for name, was in before.items():
+        assert (seen[name]["image"], seen[name]["health"], seen[name]["lb"]["status"]) == (target, "healthy", "UP"), name
+        assert datetime.fromisoformat(seen[name]["started_at"]) > datetime.fromisoformat(was), name  # a new container
