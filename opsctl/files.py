@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 import stat
+from collections.abc import Iterator
 from contextlib import contextmanager
+from io import BufferedIOBase
 from pathlib import Path
-from typing import BinaryIO, Iterator
 
 from opsctl.errors import ExitCode, OpsctlError
 
@@ -57,7 +57,7 @@ def fsync_directory(directory: Path) -> None:
 
 @contextmanager
 def atomic_file(path: str | os.PathLike, mode: int = 0o600, *, exclusive: bool = False,
-                what: str = "the file") -> Iterator[BinaryIO]:
+                what: str = "the file") -> Iterator[BufferedIOBase]:
     """A binary handle whose content becomes `path` atomically when the block ends.
 
     Nothing appears at `path` if the block raises; `exclusive` refuses an existing file.
@@ -66,7 +66,7 @@ def atomic_file(path: str | os.PathLike, mode: int = 0o600, *, exclusive: bool =
     if exclusive and os.path.lexists(target):
         raise OpsctlError(f"{target} already exists: refusing to overwrite it", ExitCode.REFUSED)
     _refuse_untrusted(target, what)
-    temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    temporary = target.with_name(f".{target.name}.{os.urandom(6).hex()}.tmp")
     try:
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
     except OSError as error:
@@ -163,7 +163,7 @@ def _check_private(info: os.stat_result, source: Path, what: str, exit_code: Exi
 
 
 def open_private_append(path: str | os.PathLike, what: str = "file",
-                        exit_code: ExitCode = ExitCode.USAGE) -> tuple[BinaryIO, bool]:
+                        exit_code: ExitCode = ExitCode.USAGE) -> tuple[BufferedIOBase, bool]:
     """(handle, created) for appending to a private file: created 0600 if absent, else only
     when it is a regular file we own with mode 0600; never through a symlink, never a FIFO."""
     target = Path(path)

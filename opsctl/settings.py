@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import stat
 import time
 from dataclasses import dataclass, field
@@ -227,12 +228,33 @@ def mask_url(url: str | None) -> str | None:
     return mask(url) if password in shown or shown.count("@") != 1 else shown
 
 
+# A line python-dotenv reads as exactly KEY and the text after "=": no quotes, spaces, "#", "$" or escapes.
+_PLAIN_LINE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=[A-Za-z0-9_./:@%+,=-]*")
+
+
+def plain_dotenv_values(text: str) -> dict[str, str] | None:
+    """The values of a dotenv file made only of plain KEY=value lines, `#` comment lines and blank
+    lines (what `opsctl init` writes), split as python-dotenv reads them; None for any other file.
+
+    Importing python-dotenv (logging, tempfile, ...) is a sixth of `opsctl status`'s time
+    (bench/status.py); every file with a line not this plain is read by python-dotenv itself.
+    tests/test_settings.py checks the two agree on every plain file."""
+    text = text.replace("\r\n", "\n")
+    if not text.isascii() or "\r" in text:  # python-dotenv ends a line at a lone \r too
+        return None
+    values = {}
+    for line in text.split("\n"):
+        if not line.strip(" \t") or line.lstrip(" \t").startswith("#"):
+            continue
+        if not _PLAIN_LINE.fullmatch(line):
+            return None
+        key, _, value = line.partition("=")
+        values[key] = value
+    return values
+
+
 def _read_dotenv(path: Path) -> dict[str, str]:
     """A dotenv file's values: a regular file of at most 1 MiB of UTF-8, or a USAGE error."""
-    import io
-
-    from dotenv import dotenv_values
-
     from opsctl.files import read_regular
 
     data = read_regular(path, MAX_DOTENV_BYTES, "env file")
@@ -240,6 +262,13 @@ def _read_dotenv(path: Path) -> dict[str, str]:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise OpsctlError(f"env file {path} is not UTF-8 text (byte {error.start})", ExitCode.USAGE) from None
+    plain = plain_dotenv_values(text)
+    if plain is not None:
+        return plain
+    import io
+
+    from dotenv import dotenv_values
+
     return {k: v for k, v in dotenv_values(stream=io.StringIO(text)).items() if v is not None}
 
 

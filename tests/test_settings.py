@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
 from click.testing import CliRunner
+from dotenv import dotenv_values
+from hypothesis import given, settings, strategies as st
 
 from opsctl.cli import cli
 from opsctl.errors import OpsctlError
-from opsctl.settings import load_settings
+from opsctl.settings import load_settings, plain_dotenv_values
 
 MASTER_KEY = "sk-master-0123456789abcdef"
 
@@ -246,3 +249,36 @@ def test_pointed_at_a_stack_directory_its_env_is_read(tmp_path, how):
     assert settings.master_key == MASTER_KEY and settings.source_of("master_key") == "stack/.env"
     assert settings.database_url.startswith("postgresql://litellm:dbpass-secret@127.0.0.1:15432/")
     assert settings.read_from == ("option", "environment", "stack/.env")
+
+
+# The plain-file reader (settings.plain_dotenv_values) against python-dotenv itself.
+_PLAIN_KEY = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,12}", fullmatch=True)
+# Plain characters, and the few that make python-dotenv read a line differently (quotes, comments,
+# interpolation, escapes, spaces, a lone carriage return), so a wrong shortcut is found.
+_VALUE = st.text(alphabet="aZ09_./:@%+,=-" + " #$\"'\\\r\t{}", max_size=12)
+_ASCII = st.text(alphabet=st.characters(max_codepoint=127), max_size=16)
+_LINE = st.one_of(
+    st.builds(lambda k, v: f"{k}={v}", _PLAIN_KEY, _VALUE),
+    st.builds(lambda k, v, q: f"{k}={q}{v}{q}", _PLAIN_KEY, _VALUE, st.sampled_from(["'", '"'])),
+    st.builds(lambda pad, text: f"{pad}#{text}", st.sampled_from(["", " ", "\t "]), _VALUE),
+    st.sampled_from(["", " ", "\t", "export A=1", "A = 1", " A=1"]),
+    _ASCII,
+    st.text(max_size=8),  # not ASCII at all
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(lines=st.lists(_LINE, max_size=8), ending=st.sampled_from(["\n", "\r\n"]), last=st.sampled_from(["", "\n"]))
+def test_plain_files_read_exactly_as_python_dotenv_reads_them(lines, ending, last):
+    text = ending.join(lines) + last
+    plain = plain_dotenv_values(text)
+    if plain is not None:
+        assert plain == {k: v for k, v in dotenv_values(stream=io.StringIO(text)).items() if v is not None}
+
+
+def test_the_env_file_init_writes_is_plain(tmp_path):
+    written = tmp_path / "stack"
+    CliRunner().invoke(cli, ["init", str(written)], catch_exceptions=False)
+    text = (written / ".env").read_text()
+    assert plain_dotenv_values(text) == dict(dotenv_values(written / ".env"))
+    assert plain_dotenv_values('KEY="quoted value"\n') is None and plain_dotenv_values("A=${B}\n") is None
