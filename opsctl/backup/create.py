@@ -57,7 +57,7 @@ def create_backup(database_url: str, output: Path, stack_dir: Path | None, litel
             fd = os.open(dump_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
             with os.fdopen(fd, "wb") as out:
                 with (pgtools.dumping(database_url, out, host_dump, snapshot=snapshot) if host_dump
-                      else pgtools.dumping(database_url, out, via_container=container_exec)):
+                      else pgtools.dumping(database_url, out, via_container=container_exec, snapshot=snapshot)):
                     manifest = {  # in the snapshot pg_dump reads, while it runs
                         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                         "opsctl_version": __version__,

@@ -118,9 +118,11 @@ def dumping(database_url: str, out: BinaryIO, tool: Tool | None = None, via_cont
             yield
     else:
         # Inside the container the server is local: its own user and database, no password needed.
-        with _running([*via_container, "sh", "-c", 'exec pg_dump --format=custom --no-owner --no-privileges '
-                       '-U "$POSTGRES_USER" "$POSTGRES_DB"'], {}, secrets, stdout=out,
-                      what="pg_dump (in the postgres container)"):
+        # The snapshot goes in as a positional argument ($1), never into the script's text.
+        script = ('exec pg_dump --format=custom --no-owner --no-privileges -U "$POSTGRES_USER"'
+                  + (' --snapshot="$1"' if snapshot else "") + ' "$POSTGRES_DB"')
+        with _running([*via_container, "sh", "-c", script, "sh", *([snapshot] if snapshot else [])], {}, secrets,
+                      stdout=out, what="pg_dump (in the postgres container)"):
             yield
 
 

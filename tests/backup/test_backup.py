@@ -88,9 +88,26 @@ def test_create_verify_list_restore_round_trip(gateway, stack, empty_db, tmp_pat
     assert params == ["http://h:8080/v1", "sk-upstream-1"]
 
 
-def test_the_manifest_counts_what_the_dump_holds_while_the_gateway_writes(gateway, empty_db, tmp_path):
+def _backup_through_the_container_route(gateway: str, archive: Path, monkeypatch) -> dict:
+    """create_backup as `opsctl upgrade` calls it from a stack whose host has no pg_dump: the dump is taken
+    by `sh -c 'exec pg_dump ...'` behind the exec prefix. Here the prefix is `env` with the postgres
+    image's variables, so the "container" is this host's shell and its pg_dump, on the same server."""
+    from urllib.parse import urlsplit
+
+    from opsctl.backup import create, pgtools
+
+    monkeypatch.setattr(pgtools, "host_tool", lambda tool: None)  # no client tools on this host
+    parts = urlsplit(gateway)
+    exec_prefix = ["env", f"POSTGRES_USER={parts.username}", f"POSTGRES_DB={parts.path.lstrip('/')}",
+                   f"PGHOST={parts.hostname}", f"PGPORT={parts.port or 5432}"]
+    return create.create_backup(gateway, archive, None, None, container_exec=exec_prefix).manifest
+
+
+@pytest.mark.parametrize("route", ["host", "container"])
+def test_the_manifest_counts_what_the_dump_holds_while_the_gateway_writes(gateway, empty_db, tmp_path, route,
+                                                                          monkeypatch):
     """Spend logs committed one by one before, during and after the backup: the restore's count check
-    (restored rows == manifest) passes only if the counts and pg_dump read one snapshot."""
+    (restored rows == manifest) passes only if the counts and pg_dump read one snapshot, on either route."""
     stop, written = threading.Event(), []
 
     def write():
@@ -103,22 +120,27 @@ def test_the_manifest_counts_what_the_dump_holds_while_the_gateway_writes(gatewa
 
     writer = threading.Thread(target=write)
     writer.start()
+    archive = tmp_path / "gw.tar"
     try:
         while len(written) < 20:
             stop.wait(0.01)
-        archive = tmp_path / "gw.tar"
-        created = run("--database-url", gateway, "backup", "create", "-o", str(archive), "--json")
-        assert created.exit_code == 0, created.stderr
+        if route == "host":
+            created = run("--database-url", gateway, "backup", "create", "-o", str(archive), "--json")
+            assert created.exit_code == 0, created.stderr
+            manifest = json.loads(created.stdout)["manifest"]
+        else:
+            manifest = _backup_through_the_container_route(gateway, archive, monkeypatch)
         during = len(written)
         while len(written) < during + 20:
             stop.wait(0.01)
     finally:
         stop.set()
         writer.join()
-    backed_up = json.loads(created.stdout)["manifest"]["row_counts"]["LiteLLM_SpendLogs"]
+    backed_up = manifest["row_counts"]["LiteLLM_SpendLogs"]
     with psycopg.connect(gateway) as connection:
         now = connection.execute('SELECT count(*) FROM "LiteLLM_SpendLogs"').fetchone()[0]
     assert 40 + 20 <= backed_up < now  # rows came before the snapshot and after it
+    monkeypatch.undo()  # the restore runs with this host's tools
     restored = run("--database-url", empty_db, "backup", "restore", str(archive), "--yes", "--json")
     assert restored.exit_code == 0, restored.stderr
     assert json.loads(restored.stdout)["row_counts"]["LiteLLM_SpendLogs"] == backed_up
