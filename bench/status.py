@@ -33,11 +33,20 @@ SERVICE = """\
     image: {image}
     command: ["sleep", "3600"]
     stop_signal: SIGKILL
-    healthcheck: {{test: ["CMD", "true"], interval: 5s, retries: 3}}
+    healthcheck: {{test: ["CMD", "true"], interval: {interval}, retries: 3}}
 """
 # 5 s: the reference stack's shortest healthcheck interval. Each check takes the container's lock in
 # podman, and a listing waits for it: 1 s checks on six containers made both tools' times bimodal.
+STATUS_INTERVAL = "5s"
 RUNS = 15
+
+
+def six_services(directory: Path, image: str, interval: str) -> Path:
+    """A compose project of six busybox services with healthchecks (this bench's and bench/up.py's)."""
+    directory.mkdir()
+    (directory / "docker-compose.yml").write_text(
+        "services:\n" + "".join(SERVICE.format(n=n, image=image, interval=interval) for n in range(6)))
+    return directory
 
 
 def median_ms(commands: dict[str, list[str]], env, cwd) -> dict[str, float]:
@@ -55,11 +64,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="opsctl-bench-") as work:
         work = Path(work)
         with podman_engine(work) as engine:
-            project = work / "benchsix"
-            project.mkdir()
-            (project / "docker-compose.yml").write_text(
-                "services:\n" + "".join(SERVICE.format(n=n, image=engine.image) for n in range(6))
-            )
+            project = six_services(work / "benchsix", engine.image, STATUS_INTERVAL)
             (project / ".env").write_text("COMPOSE_PROJECT_NAME=benchsix\nPOSTGRES_HOST_PORT=15432\n")
             env = {**os.environ, "DOCKER_HOST": engine.docker_host, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
             env.pop("PYTHONDONTWRITEBYTECODE", None)

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.status import SERVICE  # noqa: E402
+from bench.status import six_services  # noqa: E402
 from opsctl.stack.compose import compose_command  # noqa: E402
 from tests.stack.conftest import podman_engine  # noqa: E402
 
@@ -39,10 +39,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="opsctl-bench-") as work:
         work = Path(work)
         with podman_engine(work) as engine:
-            project = work / "benchup"
-            project.mkdir()
-            (project / "docker-compose.yml").write_text(
-                "services:\n" + "".join(SERVICE.format(n=n, image=engine.image) for n in range(6)))
+            project = six_services(work / "benchup", engine.image, "1s")  # healthy soon: up waits for it
             env = {**os.environ, "DOCKER_HOST": engine.docker_host, "COMPOSE_PROJECT_NAME": "benchup"}
             compose = compose_command()
             opsctl = [str(Path(sys.executable).parent / "opsctl"), "--stack-dir", str(project), "up", "--timeout", "120"]

@@ -27,9 +27,9 @@ import os
 import re
 import stat
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 from opsctl.errors import ExitCode, OpsctlError
