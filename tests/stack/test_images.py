@@ -112,6 +112,41 @@ def test_postgres_image_initialises_from_the_environment_and_wants_the_password(
         assert "Skipping initialization" in db.logs().decode()
 
 
+def template_healthcheck(service: str) -> str:
+    """The reference compose file's CMD-SHELL healthcheck of `service`, as the container's sh runs it."""
+    import yaml
+
+    from opsctl.stack.render import template_files
+
+    kind, script = yaml.safe_load(template_files()["docker-compose.yml"])["services"][service]["healthcheck"]["test"]
+    assert kind == "CMD-SHELL"
+    return script.replace("$$", "$")  # compose's escape for a literal $
+
+
+def test_postgres_healthcheck_waits_out_the_init_phase_server(client, stack_images, tmp_path):
+    """On a first start the entrypoint runs initdb's scripts against a server on the socket alone, then
+    restarts it: a check that passes then lets the migrate service and `backup restore` race the restart
+    (a restore once hit "Connection refused" right after "healthy"). The template's check must pass only
+    once the server takes TCP connections, and then the host reaches it at once."""
+    init = tmp_path / "initdb.d"
+    init.mkdir(mode=0o755)
+    (init / "slow.sh").write_text("touch /tmp/init-phase; sleep 8\n")
+    (init / "slow.sh").chmod(0o644)
+    password, port = secrets.token_hex(16), free_port()
+    env = {"POSTGRES_USER": "opsctl", "POSTGRES_PASSWORD": password, "POSTGRES_DB": "gateway"}
+    check = template_healthcheck("postgres")
+    with running(client, stack_images("postgres"), environment=env, ports={"5432/tcp": ("127.0.0.1", port)},
+                 volumes={str(init): {"bind": "/docker-entrypoint-initdb.d", "mode": "ro"}}) as db:
+        wait_until(lambda: shell(db, "test -e /tmp/init-phase").exit_code == 0, 60, "the init phase")
+        # The hazard is real: the socket answers during the init phase...
+        assert shell(db, "pg_isready -U $POSTGRES_USER -d $POSTGRES_DB").exit_code == 0
+        # ...and the template's check does not.
+        assert shell(db, check).exit_code != 0, check
+        wait_until(lambda: shell(db, check).exit_code == 0, 60, "the template's healthcheck")
+        with psycopg.connect(f"postgresql://opsctl:{password}@127.0.0.1:{port}/gateway", connect_timeout=5) as connection:
+            assert connection.execute("SELECT current_database()").fetchone()[0] == "gateway"
+
+
 def test_postgres_image_refuses_an_empty_database_without_a_password(client, stack_images):
     with running(client, stack_images("postgres"), environment={"POSTGRES_USER": "opsctl"}) as db:
         assert db.wait(timeout=60)["StatusCode"] == 1
