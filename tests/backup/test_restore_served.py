@@ -10,12 +10,11 @@ import textwrap
 import uuid
 
 import httpx
-import pytest
 from click.testing import CliRunner
 
 from opsctl.cli import cli
 from tests.support.db_proxy import DB_RELOAD_SECONDS, start_db_proxy
-from tests.support.litellm_db import create_database, drop_database, seed_credentials, seed_deployments, unique_name
+from tests.support.litellm_db import seed_credentials, seed_deployments
 from tests.support.upstream import Behavior
 
 CREDENTIAL_KEY = "sk-upstream-restored-credential-789"
@@ -25,20 +24,12 @@ def run(*args: str):
     return CliRunner().invoke(cli, list(args))
 
 
-@pytest.fixture
-def empty_db():
-    name = unique_name("opsctl_served")
-    url = create_database(name)
-    yield url
-    drop_database(name)
-
-
 def chat(url: str, key: str, model: str) -> httpx.Response:
     return httpx.post(url + "/v1/chat/completions", headers={"Authorization": f"Bearer {key}"},
                       json={"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}, timeout=60)
 
 
-def test_a_restored_database_is_served_keys_work_credentials_decrypt(db_proxy, empty_db, tmp_path):
+def test_a_restored_database_is_served_keys_work_credentials_decrypt(db_proxy, empty_database, tmp_path):
     tag = uuid.uuid4().hex[:8]  # the session proxy is shared: everything here is named uniquely
     upstream_model, model, credential = f"restored-{tag}", f"db-restored-{tag}", f"cred-restored-{tag}"
     db_proxy.upstream.behave(upstream_model, Behavior(api_key=CREDENTIAL_KEY))
@@ -54,7 +45,7 @@ def test_a_restored_database_is_served_keys_work_credentials_decrypt(db_proxy, e
     archive = tmp_path / "gw.tar"
     created = run("--database-url", db_proxy.database_url, "backup", "create", "--no-stack", "-o", str(archive))
     assert created.exit_code == 0, created.stderr
-    restored = run("--database-url", empty_db, "backup", "restore", str(archive), "--yes", "--json")
+    restored = run("--database-url", empty_database, "backup", "restore", str(archive), "--yes", "--json")
     assert restored.exit_code == 0, restored.stderr
     assert json.loads(restored.stdout)["row_counts"]["LiteLLM_CredentialsTable"] >= 1
 
@@ -66,7 +57,7 @@ def test_a_restored_database_is_served_keys_work_credentials_decrypt(db_proxy, e
           proxy_config_reload_interval_seconds: {DB_RELOAD_SECONDS}
         """))
     before = len(db_proxy.upstream.keys_seen(upstream_model))
-    with start_db_proxy(config, empty_db) as proxy:  # the same salt key as the source proxy
+    with start_db_proxy(config, empty_database) as proxy:  # the same salt key as the source proxy
         answer = chat(proxy.url, key, model)
         assert answer.status_code == 200, answer.text
         assert httpx.get(proxy.url + "/key/info", params={"key": key}, headers={"Authorization": f"Bearer {proxy.master_key}"},

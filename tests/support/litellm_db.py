@@ -239,3 +239,12 @@ def litellm_db(litellm_template) -> Iterator[str]:
     url = create_database(name, template=litellm_template)
     yield url
     drop_database(name)
+
+
+@pytest.fixture
+def empty_database() -> Iterator[str]:
+    """URL of a fresh database with no schema at all (a restore or migrate target), dropped after the test."""
+    name = unique_name("opsctl_empty")
+    url = create_database(name)
+    yield url
+    drop_database(name)

@@ -18,8 +18,7 @@ from opsctl.db.connection import connect
 from opsctl.upgrade.ledger import read_ledger, schema_state
 from opsctl.upgrade.plan import compare
 from opsctl.upgrade.target import LIST_SCRIPT, MARK
-from tests.support.litellm_db import (create_database, drop_database, load_credentials, load_deployments,
-                                      seed_credentials, seed_deployments, unique_name)
+from tests.support.litellm_db import load_credentials, load_deployments, seed_credentials, seed_deployments
 from tests.support.older_extras import OLDER_VERSION, older_extras
 
 SHIM = Path(__file__).resolve().parents[2] / "scripts" / "images" / "litellm" / "prisma_shim.py"
@@ -43,14 +42,6 @@ def preflight(url: str, carried: tuple[str, ...]):
         return compare(OLD_IMAGE, NEW_IMAGE, carried, read_ledger(connection), 1, 10**12)
 
 
-@pytest.fixture
-def database():
-    name = unique_name("opsctl_upgrade")
-    url = create_database(name)
-    yield url
-    drop_database(name)
-
-
 @pytest.fixture(scope="module")
 def packages():
     import litellm_proxy_extras
@@ -68,37 +59,37 @@ def test_the_image_listing_script_names_the_packages_migrations(packages):
     assert tuple(facts["migrations"]) == names(packages[1])
 
 
-def test_older_schema_upgrades_to_the_pinned_one_with_its_data(database, packages):
+def test_older_schema_upgrades_to_the_pinned_one_with_its_data(empty_database, packages):
     old, new = packages
-    first = deploy(database, old)
+    first = deploy(empty_database, old)
     assert first.returncode == 0, first.stderr
-    seed_deployments(database, [{"model_name": "chat-default",
+    seed_deployments(empty_database, [{"model_name": "chat-default",
                                  "litellm_params": {"model": "openai/gpt-4o", "api_key": "sk-upstream-before"}}])
-    seed_credentials(database, [{"credential_name": "openai-prod", "credential_values": {"api_key": "sk-cred-before"}}])
-    with psycopg.connect(database) as connection:
+    seed_credentials(empty_database, [{"credential_name": "openai-prod", "credential_values": {"api_key": "sk-cred-before"}}])
+    with psycopg.connect(empty_database) as connection:
         connection.execute("""INSERT INTO "LiteLLM_TeamTable" (team_id, rpm_limit, updated_at, created_at)
                               VALUES ('team-before', 120, now(), now())""")
         connection.execute("""INSERT INTO "LiteLLM_VerificationToken" (token, key_alias, team_id, rpm_limit)
                               SELECT md5(i::text), 'k' || i, 'team-before', 120 FROM generate_series(1, 30) i""")
 
-    plan = preflight(database, names(new))
+    plan = preflight(empty_database, names(new))
     between = tuple(sorted(set(names(new)) - set(names(old))))
     assert len(between) > 10, f"{OLDER_VERSION} is not older enough to test an upgrade"
     assert plan.to_apply == between and plan.applied == names(old)
     assert (plan.blocked, plan.unknown, plan.changes) == (False, (), True)
 
-    second = deploy(database, new)
+    second = deploy(empty_database, new)
     assert second.returncode == 0, second.stderr
     assert second.stdout.rstrip().endswith("All migrations have been successfully applied.")
-    with connect(database) as connection:
+    with connect(empty_database) as connection:
         after = read_ledger(connection)
     assert after.applied == names(new) and after.problems == {}
-    assert preflight(database, names(new)).to_apply == ()
-    with psycopg.connect(database) as connection:
+    assert preflight(empty_database, names(new)).to_apply == ()
+    with psycopg.connect(empty_database) as connection:
         assert connection.execute('SELECT count(*) FROM "LiteLLM_VerificationToken" WHERE team_id = %s',
                                   ("team-before",)).fetchone()[0] == 30
-    assert [p["api_key"] for p in load_deployments(database).values()] == ["sk-upstream-before"]
-    assert load_credentials(database)["openai-prod"]["api_key"] == "sk-cred-before"
+    assert [p["api_key"] for p in load_deployments(empty_database).values()] == ["sk-upstream-before"]
+    assert load_credentials(empty_database)["openai-prod"]["api_key"] == "sk-cred-before"
 
 
 def _ledger_row(url: str, name: str, finished: bool, logs: str | None, rolled_back: bool = False) -> None:
@@ -109,14 +100,14 @@ def _ledger_row(url: str, name: str, finished: bool, logs: str | None, rolled_ba
             " CASE WHEN %s THEN now() END, CASE WHEN %s THEN now() END, 0)", (name, logs, finished, rolled_back))
 
 
-def test_failed_half_applied_rolled_back_and_downgrades_block(database, packages):
+def test_failed_half_applied_rolled_back_and_downgrades_block(empty_database, packages):
     old, new = packages
-    assert deploy(database, old).returncode == 0
+    assert deploy(empty_database, old).returncode == 0
     pending = sorted(set(names(new)) - set(names(old)))
-    _ledger_row(database, pending[0], finished=False, logs="ERROR: column \"x\" already exists")
-    _ledger_row(database, pending[1], finished=False, logs=None)
-    _ledger_row(database, pending[2], finished=False, logs=None, rolled_back=True)
-    plan = preflight(database, names(new))
+    _ledger_row(empty_database, pending[0], finished=False, logs="ERROR: column \"x\" already exists")
+    _ledger_row(empty_database, pending[1], finished=False, logs=None)
+    _ledger_row(empty_database, pending[2], finished=False, logs=None, rolled_back=True)
+    plan = preflight(empty_database, names(new))
     assert plan.blocked and plan.problems == {
         pending[0]: 'failed (ERROR: column "x" already exists)',
         pending[1]: "half-applied (started, never finished)",
@@ -124,13 +115,13 @@ def test_failed_half_applied_rolled_back_and_downgrades_block(database, packages
     }
     assert "3 unfinished migration(s)" in plan.blocking[0]
 
-    with psycopg.connect(database) as connection:
+    with psycopg.connect(empty_database) as connection:
         connection.execute("DELETE FROM _prisma_migrations WHERE finished_at IS NULL")
-    downgrade = preflight(database, names(old)[:-2])
+    downgrade = preflight(empty_database, names(old)[:-2])
     assert downgrade.unknown == names(old)[-2:] and "downgrade" in downgrade.blocking[0]
-    assert not preflight(database, names(old)).blocked
+    assert not preflight(empty_database, names(old)).blocked
 
-    tight = compare(OLD_IMAGE, NEW_IMAGE, names(old), read_ledger_of(database), 10**9, 10**6)
+    tight = compare(OLD_IMAGE, NEW_IMAGE, names(old), read_ledger_of(empty_database), 10**9, 10**6)
     assert tight.blocked and tight.blocking[0].startswith("only 1 MB free for the backup")
 
 
@@ -139,12 +130,12 @@ def read_ledger_of(url: str):
         return read_ledger(connection)
 
 
-def test_schema_state_tells_a_moved_schema(database, packages):
+def test_schema_state_tells_a_moved_schema(empty_database, packages):
     old, new = packages
-    assert deploy(database, old).returncode == 0
-    with connect(database) as connection:
+    assert deploy(empty_database, old).returncode == 0
+    with connect(empty_database) as connection:
         before = schema_state(connection)
-    with connect(database) as connection:
+    with connect(empty_database) as connection:
         assert not schema_state(connection).moved_since(before)
         connection.execute('ALTER TABLE "LiteLLM_TeamTable" ADD COLUMN opsctl_probe int')
         assert schema_state(connection).moved_since(before)
