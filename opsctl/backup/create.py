@@ -1,10 +1,11 @@
 """`backup create`: a consistent dump, the stack files and `.env`, and the manifest.
 
 The row counts and the dump come from one snapshot: a REPEATABLE READ
-transaction exports its snapshot and pg_dump reads it (`--snapshot`), so the
-manifest describes exactly what the dump holds, even while the gateway writes.
-pg_dump starts as soon as the snapshot is exported; the manifest's queries run
-in the exporting transaction meanwhile, which stays open until pg_dump is done.
+transaction exports its snapshot (opsctl.backup.snapshot), pg_dump reads it
+(`--snapshot`) and so does the connection that counts, so the manifest
+describes exactly what the dump holds, even while the gateway writes. pg_dump
+starts as soon as the snapshot is exported; the manifest's queries run
+meanwhile, and the exporting transaction stays open until pg_dump is done.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from opsctl import __version__
-from opsctl.backup import archive, inventory, pgtools
-from opsctl.db.connection import connect, describe_url
+from opsctl.backup import archive, inventory, pgtools, snapshot
 from opsctl.errors import ExitCode, OpsctlError
 from opsctl.files import atomic_file
 
@@ -48,27 +48,29 @@ def create_backup(database_url: str, output: Path, stack_dir: Path | None, litel
                   container_exec: list[str] | None = None) -> Created:
     output.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     files = archive.stack_files(stack_dir) if stack_dir else []
-    with connect(database_url, snapshot=True) as connection:
-        major = inventory.server_major(connection)
-        host_dump = _host_pg_dump(major, container_exec)
-        snapshot = connection.execute("SELECT pg_export_snapshot()").fetchone()[0]
+    with snapshot.held(database_url) as held:
+        host_dump = _host_pg_dump(held.server_major, container_exec)
         with tempfile.TemporaryDirectory(prefix=".opsctl-backup-", dir=output.parent) as work:
             dump_file = Path(work) / archive.DUMP
             fd = os.open(dump_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
             with os.fdopen(fd, "wb") as out:
-                with (pgtools.dumping(database_url, out, host_dump, snapshot=snapshot) if host_dump
-                      else pgtools.dumping(database_url, out, via_container=container_exec, snapshot=snapshot)):
-                    manifest = {  # in the snapshot pg_dump reads, while it runs
-                        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                        "opsctl_version": __version__,
-                        "litellm_image": litellm_image,
-                        "database": {
-                            "source": describe_url(database_url),
-                            "server_major": major,
-                            "migrations_applied": inventory.applied_migrations(connection),
-                        },
-                        "row_counts": inventory.row_counts(connection),
-                    }
+                with (pgtools.dumping(database_url, out, host_dump, snapshot=held.id) if host_dump
+                      else pgtools.dumping(database_url, out, via_container=container_exec, snapshot=held.id)):
+                    # While pg_dump runs: psycopg's import, then the manifest's queries in the dump's snapshot.
+                    from opsctl.db.connection import connect, describe_url
+
+                    with connect(database_url, snapshot=held.id) as connection:
+                        manifest = {
+                            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                            "opsctl_version": __version__,
+                            "litellm_image": litellm_image,
+                            "database": {
+                                "source": describe_url(database_url),
+                                "server_major": held.server_major,
+                                "migrations_applied": inventory.applied_migrations(connection),
+                            },
+                            "row_counts": inventory.row_counts(connection),
+                        }
             with atomic_file(output, 0o600, exclusive=True, what="the backup") as handle:
                 manifest = archive.write_archive(handle, manifest, dump_file, files)
     return Created(output, manifest)

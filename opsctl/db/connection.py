@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 import psycopg
+from psycopg import sql
 
 from opsctl.db.prisma_url import libpq_url
 from opsctl.errors import ExitCode, OpsctlError
@@ -86,13 +87,15 @@ def connect_error(error: psycopg.Error, database_url: str) -> OpsctlError:
 
 
 @contextmanager
-def connect(database_url: str, snapshot: bool = False) -> Iterator[psycopg.Connection]:
+def connect(database_url: str, snapshot: bool | str = False) -> Iterator[psycopg.Connection]:
     """A connection to a database that has LiteLLM's model table; closed on exit.
 
     Not autocommit: the caller's writes form one transaction, committed when
     the block ends without an exception (psycopg's connection context).
     With `snapshot`, the transaction is READ ONLY and REPEATABLE READ: every
-    query in it sees the same state (and pg_export_snapshot() can share it).
+    query in it sees the same state (and pg_export_snapshot() can share it);
+    a snapshot id (pg_export_snapshot()'s, from a transaction still open)
+    makes that state the exporting transaction's.
     """
     try:
         connection = psycopg.connect(libpq_url(database_url), connect_timeout=CONNECT_TIMEOUT_SECONDS)
@@ -104,6 +107,8 @@ def connect(database_url: str, snapshot: bool = False) -> Iterator[psycopg.Conne
     where = describe_url(database_url)
     try:
         with connection:
+            if isinstance(snapshot, str):  # before any other query of the transaction
+                connection.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
             connection.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
             _require_litellm_schema(connection, database_url)
             yield connection

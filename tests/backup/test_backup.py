@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from opsctl.cli import cli
 from opsctl.errors import ExitCode
-from tests.support.litellm_db import create_database, drop_database, load_deployments, seed_deployments, unique_name
+from tests.support.litellm_db import load_deployments, seed_deployments, unique_name
 
 PASSWORD = "pw-backup-Secret-93"
 
@@ -50,15 +50,7 @@ def stack(tmp_path):
     return directory
 
 
-@pytest.fixture
-def empty_db():
-    name = unique_name("opsctl_restore")
-    url = create_database(name)
-    yield url
-    drop_database(name)
-
-
-def test_create_verify_list_restore_round_trip(gateway, stack, empty_db, tmp_path):
+def test_create_verify_list_restore_round_trip(gateway, stack, empty_database, tmp_path):
     archive = tmp_path / "gw.tar"
     created = run("--database-url", gateway, "--stack-dir", str(stack), "backup", "create", "-o", str(archive), "--json")
     assert created.exit_code == 0, created.stderr
@@ -80,11 +72,11 @@ def test_create_verify_list_restore_round_trip(gateway, stack, empty_db, tmp_pat
     assert verified.exit_code == 0, verified.stderr
     assert json.loads(verified.stdout)["ok"] is True and json.loads(verified.stdout)["dump_entries"] > 100
 
-    restored = run("--database-url", empty_db, "backup", "restore", str(archive), "--yes", "--json")
+    restored = run("--database-url", empty_database, "backup", "restore", str(archive), "--yes", "--json")
     assert restored.exit_code == 0, restored.stderr
     assert json.loads(restored.stdout)["row_counts"] == manifest["row_counts"]
     # The restored models decrypt through LiteLLM's own path with the same salt key.
-    params = sorted(p.get("api_key") or p.get("api_base") for p in load_deployments(empty_db).values())
+    params = sorted(p.get("api_key") or p.get("api_base") for p in load_deployments(empty_database).values())
     assert params == ["http://h:8080/v1", "sk-upstream-1"]
 
 
@@ -104,7 +96,7 @@ def _backup_through_the_container_route(gateway: str, archive: Path, monkeypatch
 
 
 @pytest.mark.parametrize("route", ["host", "container"])
-def test_the_manifest_counts_what_the_dump_holds_while_the_gateway_writes(gateway, empty_db, tmp_path, route,
+def test_the_manifest_counts_what_the_dump_holds_while_the_gateway_writes(gateway, empty_database, tmp_path, route,
                                                                           monkeypatch):
     """Spend logs committed one by one before, during and after the backup: the restore's count check
     (restored rows == manifest) passes only if the counts and pg_dump read one snapshot, on either route."""
@@ -141,7 +133,7 @@ def test_the_manifest_counts_what_the_dump_holds_while_the_gateway_writes(gatewa
         now = connection.execute('SELECT count(*) FROM "LiteLLM_SpendLogs"').fetchone()[0]
     assert 40 + 20 <= backed_up < now  # rows came before the snapshot and after it
     monkeypatch.undo()  # the restore runs with this host's tools
-    restored = run("--database-url", empty_db, "backup", "restore", str(archive), "--yes", "--json")
+    restored = run("--database-url", empty_database, "backup", "restore", str(archive), "--yes", "--json")
     assert restored.exit_code == 0, restored.stderr
     assert json.loads(restored.stdout)["row_counts"]["LiteLLM_SpendLogs"] == backed_up
 
@@ -180,7 +172,7 @@ def _rewrite(archive: Path, change) -> None:
             tar.addfile(member, io.BytesIO(data) if data is not None else None)
 
 
-def test_a_tampered_or_hostile_archive_is_refused(gateway, empty_db, tmp_path):
+def test_a_tampered_or_hostile_archive_is_refused(gateway, empty_database, tmp_path):
     archive = tmp_path / "gw.tar"
     assert run("--database-url", gateway, "backup", "create", "-o", str(archive)).exit_code == 0
 
@@ -194,8 +186,8 @@ def test_a_tampered_or_hostile_archive_is_refused(gateway, empty_db, tmp_path):
     tampered = run("backup", "verify", str(archive))
     assert tampered.exit_code == ExitCode.FAILED
     assert tampered.stderr.strip().endswith("database.dump: checksum differs from the manifest")
-    assert run("--database-url", empty_db, "backup", "restore", str(archive), "--yes").exit_code == ExitCode.FAILED
-    with psycopg.connect(empty_db) as connection:  # nothing was restored
+    assert run("--database-url", empty_database, "backup", "restore", str(archive), "--yes").exit_code == ExitCode.FAILED
+    with psycopg.connect(empty_database) as connection:  # nothing was restored
         assert connection.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0] == 0
 
     def add_link(members):
@@ -219,21 +211,23 @@ def test_a_tampered_or_hostile_archive_is_refused(gateway, empty_db, tmp_path):
 
 
 def test_the_password_never_reaches_a_command_line(gateway, tmp_path, monkeypatch):
-    """pg_dump gets the password in its environment; a shim on PATH records its argv."""
+    """pg_dump and psql get the password in their environment; shims on PATH record their argv."""
     with psycopg.connect(gateway, autocommit=True) as connection:
         role = unique_name("opsctl_bk")
         connection.execute(f"CREATE ROLE {role} LOGIN SUPERUSER PASSWORD '{PASSWORD}'")
     try:
         shim = tmp_path / "bin"
         shim.mkdir()
-        (shim / "pg_dump").write_text(f'#!/bin/sh\necho "$@" >> {tmp_path}/argv\nexec /usr/bin/pg_dump "$@"\n')
-        (shim / "pg_dump").chmod(0o755)
+        for tool in ("pg_dump", "psql"):  # psql holds the snapshot pg_dump reads
+            (shim / tool).write_text(f'#!/bin/sh\necho {tool} "$@" >> {tmp_path}/argv\nexec /usr/bin/{tool} "$@"\n')
+            (shim / tool).chmod(0o755)
         monkeypatch.setenv("PATH", f"{shim}:{os.environ['PATH']}")
         url = gateway.replace("postgres@", f"{role}:{PASSWORD}@")
         result = run("--database-url", url, "backup", "create", "-o", str(tmp_path / "gw.tar"))
         assert result.exit_code == 0, result.stderr
         argv = (tmp_path / "argv").read_text()
-        assert "--snapshot=" in argv and PASSWORD not in argv and PASSWORD not in result.output
+        assert "pg_dump --format=custom" in argv and "--snapshot=" in argv and "psql --no-psqlrc" in argv
+        assert PASSWORD not in argv and PASSWORD not in result.output
     finally:
         with psycopg.connect(gateway, autocommit=True) as connection:
             connection.execute(f"DROP ROLE {role}")

@@ -6,12 +6,17 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
+import psycopg
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from opsctl.backup import pgtools
+from opsctl.db.prisma_url import libpq_url
 from opsctl.errors import ExitCode, OpsctlError
 
 DEBIAN = Path(pgtools.DEBIAN_WRAPPER).is_file() and os.path.realpath(shutil.which("pg_dump") or "") == pgtools.DEBIAN_WRAPPER
@@ -62,3 +67,43 @@ def test_a_failing_tool_is_one_line_without_the_secret():
             pass
     assert raised.value.exit_code == ExitCode.FAILED
     assert raised.value.message.startswith("pg_dump failed: bad password ") and "s3cret-pw" not in raised.value.message
+
+
+def _split_by_libpq(url: str) -> tuple[dict, dict]:
+    """The reference split_password's fast path must agree with: libpq's own reading (through psycopg)."""
+    params = psycopg.conninfo.conninfo_to_dict(url)
+    password = params.pop("password", None)
+    return params, ({"PGPASSWORD": password} if password else {})
+
+
+URL_TEXT = st.text(st.characters(codec="utf-8", exclude_characters="\0"), max_size=12)
+RAW_TEXT = st.text(st.sampled_from("ab9:@/?#%&=+ ~-_."), max_size=8)
+
+
+@settings(max_examples=400, deadline=None)
+@given(user=st.one_of(URL_TEXT.map(quote), RAW_TEXT), password=st.one_of(URL_TEXT.map(quote), RAW_TEXT),
+       colon=st.booleans(), host=st.sampled_from(["127.0.0.1:5432", "db", "h1:1,h2:2", "[::1]:6543", ""]),
+       tail=st.sampled_from(["/litellm", "/litellm?sslmode=disable", "?dbname=x", "/d?password=other", "", "/a%2Fb"]))
+def test_the_password_split_without_psycopg_reads_every_url_as_libpq_does(user, password, colon, host, tail):
+    url = f"postgresql://{user}{':' + password if colon else ''}@{host}{tail}"
+    try:
+        expected = _split_by_libpq(libpq_url(url))  # split_password reads the URL as libpq_url hands it on
+    except psycopg.ProgrammingError:  # libpq refuses it: so it must refuse what split_password hands on
+        try:
+            stripped, _ = pgtools.split_password(url)
+        except psycopg.ProgrammingError:
+            return
+        with pytest.raises(psycopg.ProgrammingError):
+            psycopg.conninfo.conninfo_to_dict(stripped)
+        return
+    stripped, env = pgtools.split_password(url)
+    assert (psycopg.conninfo.conninfo_to_dict(stripped), env) == expected
+
+
+def test_the_plain_url_is_split_without_importing_psycopg():
+    script = ("import sys; from opsctl.backup import pgtools;"
+              " print(pgtools.split_password('postgresql://u:p%40ss@127.0.0.1:5432/db?schema=public'),"
+              " 'psycopg' in sys.modules)")
+    printed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert printed.split()[-1] == "False"
+    assert "'PGPASSWORD': 'p@ss'" in printed and "u@127.0.0.1:5432/db" in printed
