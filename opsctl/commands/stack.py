@@ -55,7 +55,6 @@ def init(settings, directory, force, show_diff, upgrade, dry_run, target, replic
       opsctl init stack --replicas 3
       opsctl init gateway-k8s --target k8s --replicas 3
     """
-    from opsctl.errors import ExitCode, OpsctlError
     from opsctl.policy import load_policy
     from opsctl.stack import drift
     from opsctl.replicas import stack as replica_stack

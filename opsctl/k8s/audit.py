@@ -101,8 +101,6 @@ class Stream:
         return [c for c in self.containers("Deployment", "StatefulSet", "DaemonSet", "Pod") if c.is_litellm]
 
     def configs(self) -> list[LiteLLMConfig]:
-        import yaml
-
         found = []
         for manifest in self.of_kind("ConfigMap"):
             data = manifest.get("data")

@@ -31,7 +31,7 @@ from opsctl.errors import ExitCode, OpsctlError
 from opsctl.secrets.crypto import Key
 from opsctl.secrets.rotate import Result, reencrypt
 from opsctl.secrets.scan import NamedKey, StatusReport, scan
-from opsctl.secrets.stackenv import MASTER, SALT, StackEnv, new_key, read_key_file, read_saved, save_before
+from opsctl.secrets.stackenv import MASTER, SALT, StackEnv, new_key, read_key_file, save_before
 from opsctl.settings import Settings
 
 

@@ -29,7 +29,6 @@ secrets as the references opsctl recorded.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from opsctl.admin.drift import ABSENT, FieldChange, compare, same, shown
 from opsctl.errors import ExitCode, OpsctlError

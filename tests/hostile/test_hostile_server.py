@@ -108,7 +108,7 @@ def test_a_server_echoing_the_master_key_never_gets_it_printed(stack):
     listed = json.loads(results["keys list --json"].stdout)
     assert {row["key_alias"] for row in listed} == {"****"}
     assert results["keys create"].exit_code == 2
-    assert results["keys create"].stderr.startswith(f"Error: the proxy rejected POST /key/generate: invalid key ****")
+    assert results["keys create"].stderr.startswith("Error: the proxy rejected POST /key/generate: invalid key ****")
 
 
 # --- wrong shapes, in process (they answer at once)

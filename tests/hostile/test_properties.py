@@ -10,7 +10,6 @@ import functools
 import io
 import json
 import math
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from dotenv import dotenv_values
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from opsctl.errors import ExitCode, OpsctlError

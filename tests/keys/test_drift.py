@@ -106,7 +106,7 @@ def test_restore_refuses_a_key_edited_since_the_update(target, tmp_path):
     assert target.run("keys", "update", "--alias", alias, "--rpm", "8", "--undo-file", str(tmp_path / "2.json"), "--yes").exit_code == 0
     result = target.run("keys", "undo", str(undo), "--yes")
     assert result.exit_code == 7
-    assert result.stderr.endswith(f"changed since the update (rpm_limit): nothing was restored; "
+    assert result.stderr.endswith("changed since the update (rpm_limit): nothing was restored; "
                                   "`opsctl keys update` can set the values you want\n")
     assert target.rows('SELECT rpm_limit FROM "LiteLLM_VerificationToken" WHERE key_alias = %s', alias) == [(8,)]
 

@@ -7,7 +7,6 @@ status code and, recursively, the field names and JSON types."""
 import secrets
 
 import httpx
-import pytest
 
 
 def shape(value):

@@ -4,13 +4,10 @@ the old key, read back through LiteLLM's own readers under the new one."""
 from __future__ import annotations
 
 import json
-import os
 import stat
 import threading
-import time
 
 import psycopg
-import pytest
 
 from tests.secrets.conftest import TEST_MASTER_KEY
 from tests.secrets.estate import expected, raw_columns, seed_estate

@@ -41,7 +41,6 @@ from dotenv import dotenv_values
 
 from tests.stack.conftest import import_stack_images, podman_engine, wait_until
 from tests.support.litellm_db import migration_files
-from tests.support.proxy import free_port
 from tests.support.upstream import Behavior, run_upstream
 
 pytestmark = pytest.mark.e2e

@@ -6,7 +6,6 @@ import hashlib
 import json
 import stat
 
-import pytest
 
 from tests.state.conftest import EXAMPLE
 

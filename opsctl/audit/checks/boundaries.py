@@ -12,7 +12,7 @@ from opsctl.audit import masterkey
 from opsctl.audit.checks.common import (OS_ENVIRON, each_proxy, expect_env, expect_setting, needs_compose, needs_proxy,
                                         var_evidence)
 from opsctl.audit.compose_resolve import EnvVar
-from opsctl.audit.registry import Evidence, Result, Status, check, failed, passed, worst
+from opsctl.audit.registry import Evidence, Result, Status, check, passed, worst
 from opsctl.audit.services import MIGRATE, PROXY, Port, Service
 from opsctl.audit.stackfiles import DOTENV_FILE, StackFiles
 from opsctl.audit.yamldoc import YamlDoc
