@@ -85,13 +85,26 @@ def cli(ctx, env_file, **options):
       opsctl db apply-overrides --dry-run
       opsctl smoke --json
     """
+    ctx.obj = _load(options, env_file)
+    for warning in ctx.obj.warnings:
+        warn(warning)
+
+
+def _load(options: dict, env_file: str | None) -> Settings:
     try:
-        settings = load_settings(options, env_file=env_file)
+        return load_settings(options, env_file=env_file)
     except OpsctlError as error:
         raise click.UsageError(visible(error.message)) from None
-    for warning in settings.warnings:
-        warn(warning)
-    ctx.obj = settings
+
+
+def settings_for_stack(ctx: click.Context, stack_dir: str) -> Settings:
+    """The settings `--stack-dir STACK_DIR` would give: a command's DIR argument names the stack whose
+    .env counts (its proxy URL, master key, database URL), wherever opsctl runs from. Options given on
+    the command line, the environment and --env-file keep their precedence over that .env."""
+    root = ctx.find_root()
+    options = {name: value for name, value in root.params.items() if name != "env_file"}
+    # An unreadable DIR/.env is a one-line error of the command's (its exit code), not a usage screen.
+    return load_settings({**options, "stack_dir": stack_dir}, env_file=root.params.get("env_file"))
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 import click
 
-from opsctl.cli import pass_settings
+from opsctl.cli import pass_settings, settings_for_stack
 from opsctl.output import json_option
 
 FORMATS = ("table", "json", "sarif")
@@ -28,6 +28,8 @@ def audit(ctx, settings, stack_dir, live, as_json, output_format, sarif_file, st
     --stack-dir): every compose file Compose reads there (COMPOSE_FILE,
     overrides, extends, include; `docker compose config` when installed),
     the config the proxy service mounts with its includes, .env and ~/.007.
+    DIR/.env counts as with --stack-dir DIR: --live probes the proxy and
+    the DB it names.
     Every check says PASS, WARN, FAIL or SKIP, with the file:line (or
     endpoint and status) it saw and a one-line fix. Exit status: 0 when
     nothing FAILs (--strict: nothing WARNs either), 1 otherwise, 2 for an
@@ -56,6 +58,8 @@ def audit(ctx, settings, stack_dir, live, as_json, output_format, sarif_file, st
         report = audit_manifests(manifests)
         render_report(report, "json" if as_json else output_format or "table", sarif_file)
         ctx.exit(report.exit_code(strict))
+    if stack_dir is not None and live:  # the file checks read DIR/.env themselves, and say what is wrong with it
+        settings = settings_for_stack(ctx, stack_dir)
     report = audit_stack(settings, stack_dir or settings.stack_dir, live=live)
     render(report, "json" if as_json else output_format or "table", sarif_file)
     ctx.exit(report.exit_code(strict))

@@ -73,7 +73,7 @@ def test_live_without_a_reachable_proxy_reports_the_files_and_skips_the_live_che
     result, data = run_audit("--proxy-url", url, "audit", str(stack), "--live", "--json")
     assert result.exit_code == 3
     reason = f"cannot reach the proxy at {url} (ConnectError)"
-    assert data["unreachable"] == [reason]
+    assert data["unreachable"][0] == reason  # (and the stack's DB, which .env names and nothing serves)
     routes = _check(data, "public-routes")
     assert (routes["status"], routes["evidence"][0]["text"]) == ("SKIP", f"not run: {reason}")
     # every file check still ran, and the reference stack passes them
@@ -143,3 +143,23 @@ def test_live_with_an_unreachable_database_and_a_fail_exits_1(tmp_path):
         result, data = run_audit("--proxy-url", url, "--database-url", database_url, "audit", str(stack), "--live", "--json")
     assert result.exit_code == 1  # a FAIL says more than "could not look"
     assert statuses(data)["model-timeouts"] == "SKIP" and statuses(data)["public-routes"] == "FAIL"
+
+
+def test_dir_names_the_stack_whose_env_live_probes_from_anywhere(tmp_path):
+    """Before: `opsctl audit stack --live` run from outside the stack probed 127.0.0.1:4000 and no DB,
+    whatever stack/.env said. Now DIR/.env counts as with --stack-dir DIR; an option still wins."""
+    stack = init_stack(tmp_path / "stack")
+    with fake_proxy({"/key/list": {"keys": [], "total_count": 0}}) as url:
+        env_file, port = stack / ".env", free_port()
+        text = re.sub(r"(?m)^POSTGRES_HOST_PORT=.*$", f"POSTGRES_HOST_PORT={port}", env_file.read_text())
+        env_file.write_text(text + f"LITELLM_PROXY_URL={url}\n")
+        result, data = run_audit("audit", str(stack), "--live", "--json")
+        with fake_proxy() as other:
+            chosen, chosen_data = run_audit("--proxy-url", other, "audit", str(stack), "--live", "--json")
+    assert result.exit_code == 1, result.output  # the FAIL outranks the unreachable DB
+    routes = _check(data, "public-routes")
+    assert [e["text"] for e in routes["evidence"]] == [f"GET {url}/key/list without a key -> 2xx (answered)"]
+    [reason] = data["unreachable"]  # the DB .env names, on the port compose publishes
+    assert reason.startswith(f"cannot reach the database at litellm@127.0.0.1:{port}/litellm"), reason
+    assert _check(chosen_data, "public-routes")["status"] == "PASS"
+    assert chosen_data["unreachable"] == [reason]
