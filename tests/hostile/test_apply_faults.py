@@ -82,6 +82,16 @@ def db(pg, tmp_path):
     return name
 
 
+@pytest.fixture(autouse=True)
+def interruptible():
+    """SIGINT delivered as Ctrl-C delivers it to a command run from a terminal. A test run started in
+    the background without job control (`cmd &` in a script, nohup) ignores SIGINT, and an ignored
+    signal stays ignored across exec: the apply would never see it. A handler does not carry over."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def start_apply(cluster, database: str, backup: Path, home: Path) -> subprocess.Popen:
     env = {"PATH": os.environ["PATH"], "HOME": str(home), "PYTHONPATH": str(ROOT)}
     # --json: no plan table (10,000 rows of it would take longer than the apply); stdout is not read.
