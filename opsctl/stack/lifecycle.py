@@ -21,7 +21,7 @@ def bring_up(settings: Settings, compose_args: tuple[str, ...], services: tuple[
     """
     from opsctl.stack.compose import Compose, compose_command
     from opsctl.stack.engine import connect, project_containers
-    from opsctl.stack.readiness import wait_until_ready
+    from opsctl.stack.readiness import show_failed_logs, wait_until_ready
     from opsctl.stack.replicas import proxy_services
 
     compose_command()  # a missing tool is reported before anything starts
@@ -36,6 +36,10 @@ def bring_up(settings: Settings, compose_args: tuple[str, ...], services: tuple[
             f"service {', '.join(services)} has no container in project {compose.project}: start it with `opsctl up`",
             ExitCode.FAILED,
         )
-    compose.run(*compose_args)
+    try:
+        compose.run(*compose_args)
+    except OpsctlError:
+        show_failed_logs(client, compose.project)  # e.g. a dependency that exited non-zero
+        raise
     wait_until_ready(client, compose.project, services, readiness_url(settings), timeout)
     status(f"{compose.project}: ready")

@@ -73,6 +73,19 @@ class Display:
             self.live.stop()
 
 
+def show_log_tail(client, state: ContainerState, label: str = "") -> None:
+    status(f"--- last {LOG_TAIL_LINES} log lines of {state.name}{label} ---")
+    for line in log_tail(client, state.id, LOG_TAIL_LINES):
+        status(line)
+
+
+def show_failed_logs(client, project: str, services: tuple[str, ...] = ()) -> None:
+    """The last lines of every container of `project` that exited non-zero: why a compose command failed."""
+    for state in project_containers(client, project, services):
+        if state.failed:
+            show_log_tail(client, state, f" (exited {state.exit_code})" if state.state == "exited" else f" ({state.state})")
+
+
 def _stuck(states: list[ContainerState]) -> ContainerState | None:
     waiting = [s for s in states if not s.ready]
     waiting.sort(key=lambda s: (not s.failed, s.health != "unhealthy"))
@@ -123,9 +136,7 @@ def wait_until_ready(
         why = f"readiness not healthy ({proxy_note})"
     else:
         why = describe(stuck)
-    status(f"--- last {LOG_TAIL_LINES} log lines of {stuck.name} ---")
-    for line in log_tail(client, stuck.id, LOG_TAIL_LINES):
-        status(line)
+    show_log_tail(client, stuck)
     raise OpsctlError(
         f"timed out after {timeout:g}s waiting for service {stuck.service}: {why} (its last log lines are above)",
         ExitCode.TIMEOUT,

@@ -61,6 +61,19 @@ services:
     healthcheck: {{test: ["CMD", "false"], interval: 1s, retries: 1}}
 """
 
+FAILING_MIGRATE = """\
+services:
+  app:
+    image: {image}
+    command: ["sleep", "3600"]
+    stop_signal: SIGKILL
+    depends_on:
+      migrate: {{condition: service_completed_successfully}}
+  migrate:
+    image: {image}
+    command: ["sh", "-c", "echo applying-0001; echo 'ERROR: relation already exists' >&2; exit 3"]
+"""
+
 
 def run(*args):
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
@@ -160,6 +173,18 @@ def test_up_times_out_naming_the_stuck_service_with_its_log_tail(project):
     tail = lines[lines.index("--- last 20 log lines of stuck-stuck-1 ---") + 1 : -1]
     assert tail == ["stuck-service-says-hello", "waiting-for-nothing"]
     assert "fine: running" in result.stderr
+
+
+def test_up_whose_dependency_fails_shows_that_services_log(project):
+    """compose up itself fails ("service migrate didn't complete successfully"): the failed container's
+    last lines are printed before the error, as on a timeout, so the operator sees why."""
+    stack = project(FAILING_MIGRATE, "failing")
+    result = run("--stack-dir", stack, "up", "--timeout", "60")
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.splitlines()
+    assert lines[-1].startswith("Error: docker compose up failed: "), lines[-1]
+    tail = lines[lines.index("--- last 20 log lines of failing-migrate-1 (exited 3) ---") + 1: -1]
+    assert tail == ["applying-0001", "ERROR: relation already exists"]
 
 
 def test_no_engine_is_one_clear_line_fast(monkeypatch, tmp_path):
