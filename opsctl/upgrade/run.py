@@ -34,6 +34,7 @@ from opsctl.upgrade.target import IMAGE_VARIABLE, MIGRATE_SERVICE, ImageFacts, i
 DEFAULT_IMAGE = "ghcr.io/berriai/litellm-database:main-v1.108.7"  # the template's ${LITELLM_IMAGE:-...}
 PROXY_SERVICE = "litellm"
 SMOKE_REQUEST_SECONDS = 10.0
+MIGRATE_LOG_LINES = 400  # read for the failed migration (LiteLLM logs a traceback and more after it)
 
 
 @dataclass
@@ -132,7 +133,9 @@ def preflight(settings: Settings, database_url: str, target_image: str, backup_d
 
 def _wait_for_migrate(settings: Settings, timeout: float) -> str:
     from opsctl.stack.compose import project_name
+    from opsctl.redact import safe_text
     from opsctl.stack.engine import connect, log_tail, project_containers
+    from opsctl.upgrade.migrate_log import failure_summary
 
     client, project = connect(), project_name(settings)
     deadline = time.monotonic() + timeout
@@ -142,11 +145,13 @@ def _wait_for_migrate(settings: Settings, timeout: float) -> str:
         if done:
             if done[0].exit_code == 0:
                 return f"{MIGRATE_SERVICE} exited 0"
-            tail = [line for line in log_tail(client, done[0].id, 20) if line.strip()]
+            log = log_tail(client, done[0].id, MIGRATE_LOG_LINES)
+            tail = [line for line in log[-20:] if line.strip()]
             for line in tail:
                 status(f"  {MIGRATE_SERVICE}: {line}")
+            why = failure_summary(log) or (tail[-1] if tail else None)
             raise OpsctlError(f"the {MIGRATE_SERVICE} service exited {done[0].exit_code}"
-                              + (f": {tail[-1][:200]}" if tail else ""), ExitCode.FAILED)
+                              + (f": {safe_text(why, limit=300)}" if why else ""), ExitCode.FAILED)
         time.sleep(1)
     raise OpsctlError(f"the {MIGRATE_SERVICE} service did not finish within {timeout:g} s", ExitCode.TIMEOUT)
 

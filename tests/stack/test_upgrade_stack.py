@@ -178,6 +178,9 @@ def test_upgrade_then_a_failed_upgrade_rolls_back_then_a_restore_into_a_new_dire
     print(f"upgrade timings (s): {timings}")
     assert failed.exit_code == 1, failed.output[-3000:]
     assert failed.stderr.splitlines()[-1].startswith(f"Error: the upgrade to {broken} failed (the migrate service exited ")
+    # The line names the migration and the database's error, not the last line LiteLLM logged.
+    assert f": migration {sorted(BROKEN_MIGRATIONS)[-1]} failed: " in failed.stderr.splitlines()[-1], failed.stderr[-3000:]
+    assert "division by zero" in failed.stderr.splitlines()[-1]
     assert failed.stderr.splitlines()[-1].endswith(f"rolled back to {nxt}, which serves again")
     steps = [(s["name"], s["status"]) for s in report["steps"]]
     assert steps == [("backup", "ok"), ("pin", "ok"), ("migrate", "failed"), ("rollback: pin", "ok"),
