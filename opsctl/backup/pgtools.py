@@ -49,7 +49,12 @@ def split_password(database_url: str) -> tuple[str, dict[str, str]]:
         return plain
     import psycopg  # anything else is split the way libpq reads it
 
-    params = psycopg.conninfo.conninfo_to_dict(url)
+    from opsctl.db.connection import connect_error
+
+    try:
+        params = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError as error:  # libpq's text may quote the password: never raised as is
+        raise connect_error(error, database_url) from None
     password = params.pop("password", None)
     env = {"PGPASSWORD": password} if password else {}
     return psycopg.conninfo.make_conninfo(**params), env

@@ -48,9 +48,13 @@ def held(database_url: str) -> Iterator[Snapshot]:
     with subprocess.Popen(argv, env={**os.environ, "PGCONNECT_TIMEOUT": "5", **env}, stdin=subprocess.PIPE,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
         try:
-            process.stdin.write(f"BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;\n{EXPORT};\n".encode())
-            process.stdin.flush()
-            ready, _, _ = select.select([process.stdout], [], [], ANSWER_SECONDS)
+            try:
+                process.stdin.write(f"BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;\n{EXPORT};\n".encode())
+                process.stdin.flush()
+            except BrokenPipeError:  # psql has already given up: its stderr says why
+                ready = []
+            else:
+                ready, _, _ = select.select([process.stdout], [], [], ANSWER_SECONDS)
             answer = ANSWER.fullmatch(process.stdout.readline(200)) if ready else None
             if answer is None:
                 raise _failure(database_url, process, list(env.values()))

@@ -107,6 +107,9 @@ def test_failures_are_the_one_line_errors_every_command_gives(litellm_db, empty_
         f"postgresql://{name}:{password}@{host}": ExitCode.AUTH,
         litellm_db.rsplit("/", 1)[0] + "/no_such_database": ExitCode.NOT_LITELLM,
         empty_database: ExitCode.NOT_LITELLM,
+        # URLs libpq refuses: its text quotes the password, which must not come out (nor a traceback).
+        f"postgresql://{name}:{password}%zz@{host}": ExitCode.USAGE,
+        f"postgresql://{name}:{password} x@{host}": ExitCode.USAGE,
     }
     for url, code in cases.items():
         with pytest.raises(OpsctlError) as raised, snapshot.held(url) as held, connect(url, snapshot=held.id):
