@@ -30,7 +30,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote_to_bytes, urlsplit, urlunsplit
 
 from opsctl.errors import ExitCode, OpsctlError
 
@@ -195,6 +195,10 @@ def database_url_problem(url: str) -> str | None:
         return "it must start with postgresql:// or postgres://"
     if parts.port == 0:
         return "its port is not a number from 1 to 65535"
+    try:
+        unquote_to_bytes(url).decode("utf-8")  # libpq decodes them; psycopg then fails on anything else
+    except UnicodeDecodeError:
+        return "a %-escape in it is not UTF-8 text"
     return None
 
 

@@ -134,6 +134,8 @@ def test_secrets_file_readable_by_others_is_warned_about(isolated_env, mode, war
         ("postgresql://postgres:PWSECRET99@db:99999/db", "its port is not a number from 1 to 65535"),
         ("mysql://root:PWSECRET99@db/x", "it must start with postgresql:// or postgres://"),
         ("PWSECRET99", "expected postgresql://user:password@host:port/dbname"),
+        # Before: a traceback (psycopg cannot decode it) from every DB command.
+        ("postgresql://%99:PWSECRET99@db/litellm", "a %-escape in it is not UTF-8 text"),
     ],
 )
 def test_a_malformed_database_url_is_never_echoed(url, why, monkeypatch):

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator
-from urllib.parse import unquote_to_bytes
+from urllib.parse import unquote, unquote_to_bytes
 
 from opsctl.db.prisma_url import libpq_url
 from opsctl.errors import ExitCode, OpsctlError
@@ -49,15 +49,24 @@ def split_password(database_url: str) -> tuple[str, dict[str, str]]:
         return plain
     import psycopg  # anything else is split the way libpq reads it
 
-    from opsctl.db.connection import connect_error
+    from opsctl.db.connection import connect_error, naive_password
 
     try:
         params = psycopg.conninfo.conninfo_to_dict(url)
     except psycopg.ProgrammingError as error:  # libpq's text may quote the password: never raised as is
         raise connect_error(error, database_url) from None
+    except UnicodeDecodeError:
+        raise OpsctlError("DATABASE_URL is not a valid Postgres URL: a %-escape in it is not UTF-8 text",
+                          ExitCode.USAGE) from None
     password = params.pop("password", None)
-    env = {"PGPASSWORD": password} if password else {}
-    return psycopg.conninfo.make_conninfo(**params), env
+    conninfo = psycopg.conninfo.make_conninfo(**params)
+    naive = naive_password(database_url)
+    if naive and unquote(naive) != (password or ""):
+        # What reads as the password is not libpq's (a raw "/" or "@" in it, a `password` option): libpq
+        # takes a piece of it as a port, host or database, which would go into argv where `ps` shows it.
+        raise OpsctlError("DATABASE_URL is not a valid Postgres URL: libpq does not read the text after the user "
+                          "name as its password (percent-encode / @ ? # and spaces in a password)", ExitCode.USAGE)
+    return conninfo, ({"PGPASSWORD": password} if password else {})
 
 
 # A password as RFC 3986 spells one: unreserved and sub-delimiter characters and %XX escapes (libpq

@@ -36,7 +36,7 @@ def describe_url(database_url: str) -> str:
 
     try:
         parts = psycopg.conninfo.conninfo_to_dict(libpq_url(database_url))
-    except psycopg.ProgrammingError:
+    except (psycopg.ProgrammingError, UnicodeDecodeError):  # a %-escape that is not UTF-8
         return "<unparsable DATABASE_URL>"
     user = parts.get("user") or "?"
     host = parts.get("host") or "localhost"
@@ -47,17 +47,22 @@ def describe_url(database_url: str) -> str:
 
 def _password_candidates(database_url: str) -> list[str]:
     """Every string that may be the password: libpq's reading, and the naive user:PASSWORD@ one."""
-    candidates = [_password_of(database_url)]
+    return [c for c in (_password_of(database_url), naive_password(database_url)) if c]
+
+
+def naive_password(database_url: str) -> str | None:
+    """The text between user: and the last @, as a person reads the URL (still percent-encoded); libpq
+    reads it otherwise when it holds a "/" or a second "@"."""
     authority = database_url.split("://", 1)[-1]
     if "@" in authority and ":" in authority.rsplit("@", 1)[0]:
-        candidates.append(authority.rsplit("@", 1)[0].split(":", 1)[1])
-    return [c for c in candidates if c]
+        return authority.rsplit("@", 1)[0].split(":", 1)[1] or None
+    return None
 
 
 def _password_of(database_url: str) -> str | None:
     try:
         return psycopg.conninfo.conninfo_to_dict(libpq_url(database_url)).get("password") or None
-    except psycopg.ProgrammingError:
+    except (psycopg.ProgrammingError, UnicodeDecodeError):  # a %-escape that is not UTF-8
         return None
 
 

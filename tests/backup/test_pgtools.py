@@ -9,13 +9,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import psycopg
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from opsctl.backup import pgtools
+from opsctl.db.connection import naive_password
 from opsctl.db.prisma_url import libpq_url
 from opsctl.errors import ExitCode, OpsctlError
 
@@ -88,15 +89,21 @@ def test_the_password_split_without_psycopg_reads_every_url_as_libpq_does(user, 
     url = f"postgresql://{user}{':' + password if colon else ''}@{host}{tail}"
     try:
         expected = _split_by_libpq(libpq_url(url))  # split_password reads the URL as libpq_url hands it on
-    except psycopg.ProgrammingError:  # libpq refuses it: so it must refuse what split_password hands on
+    except (psycopg.ProgrammingError, UnicodeDecodeError):  # refused: so must split_password be, or what it hands on
         try:
             stripped, _ = pgtools.split_password(url)
-        except psycopg.ProgrammingError:
+        except OpsctlError as refused:  # one line, the password never quoted
+            assert refused.exit_code == ExitCode.USAGE and (len(password) < 4 or password not in refused.message)
             return
-        with pytest.raises(psycopg.ProgrammingError):
+        with pytest.raises((psycopg.ProgrammingError, UnicodeDecodeError)):
             psycopg.conninfo.conninfo_to_dict(stripped)
         return
-    stripped, env = pgtools.split_password(url)
+    try:
+        stripped, env = pgtools.split_password(url)
+    except OpsctlError as refused:  # only where libpq would put what reads as the password elsewhere (argv)
+        naive = naive_password(url)
+        assert refused.exit_code == ExitCode.USAGE and naive and unquote(naive) != expected[1].get("PGPASSWORD", "")
+        return
     assert (psycopg.conninfo.conninfo_to_dict(stripped), env) == expected
 
 
@@ -107,3 +114,13 @@ def test_the_plain_url_is_split_without_importing_psycopg():
     printed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     assert printed.split()[-1] == "False"
     assert "'PGPASSWORD': 'p@ss'" in printed and "u@127.0.0.1:5432/db" in printed
+
+
+@pytest.mark.parametrize("url", ["postgresql://litellm:s3cret/x@db:5432/litellm",  # libpq: port "s3cret"
+                                 "postgresql://litellm:s3c@ret@db/litellm",  # libpq: password "s3c", host "ret@db"
+                                 "postgresql://litellm:s3cret@db/litellm?password=other"])
+def test_a_password_libpq_would_read_otherwise_is_refused_before_it_reaches_argv(url):
+    with pytest.raises(OpsctlError) as refused:
+        pgtools.split_password(url)
+    assert refused.value.exit_code == ExitCode.USAGE and "s3c" not in refused.value.message
+    assert "percent-encode" in refused.value.message

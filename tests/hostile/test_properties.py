@@ -167,7 +167,7 @@ env_values = st.one_of(
     st.text(max_size=30),
     st.sampled_from(["", "'", '"', "\\", "$HOME", "${X}", "#c", " spaced ", "a\nb", "é", "\x00", "sk-x"]),
     st.builds(lambda pw, host, tail: f"postgresql://litellm:{PASSWORD}{pw}@{host}{tail}",
-              st.sampled_from(["", "/", "@", ":", "%zz", "%40", "[", "]", "?", "#", " "]),
+              st.sampled_from(["", "/", "@", ":", "%zz", "%40", "%99", "[", "]", "?", "#", " "]),
               st.sampled_from(["db", "[::1", "[::1]", "db:99999", "db:0", "", "db:5432"]),
               st.sampled_from(["/litellm", "", "?password=x", "/d?sslmode=require", "/@x"])),
 )
@@ -198,6 +198,7 @@ def default_policy():
 @MANY
 @given(data=dotenv_bytes())
 def test_dotenv_settings_and_init(data):
+    from opsctl.backup.pgtools import split_password
     from opsctl.db.connection import connect_error, describe_url
     from opsctl.settings import load_settings
     from opsctl.stack.render import ENV, parse_env, plan_init
@@ -227,6 +228,14 @@ def test_dotenv_settings_and_init(data):
                 # libpq quotes what it cannot parse: the message must not carry it on.
                 echoed = connect_error(psycopg.ProgrammingError(f'invalid URI: "{loaded.database_url}"'), loaded.database_url)
                 assert PASSWORD not in echoed.message and SECRET not in echoed.message
+                # What pg_dump, pg_restore and psql get: the password only in their environment.
+                try:
+                    conninfo, env = split_password(loaded.database_url)
+                except OpsctlError as error:
+                    assert_one_line_error(error, ExitCode.USAGE)
+                    assert PASSWORD not in error.message
+                else:
+                    assert PASSWORD not in conninfo and set(env) <= {"PGPASSWORD"}
 
         try:
             plan = plan_init(directory, default_policy(), force=True)
