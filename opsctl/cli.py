@@ -85,16 +85,13 @@ def cli(ctx, env_file, **options):
       opsctl db apply-overrides --dry-run
       opsctl smoke --json
     """
-    ctx.obj = _load(options, env_file)
-    for warning in ctx.obj.warnings:
-        warn(warning)
-
-
-def _load(options: dict, env_file: str | None) -> Settings:
     try:
-        return load_settings(options, env_file=env_file)
+        settings = load_settings(options, env_file=env_file)
     except OpsctlError as error:
         raise click.UsageError(visible(error.message)) from None
+    for warning in settings.warnings:
+        warn(warning)
+    ctx.obj = settings
 
 
 def settings_for_stack(ctx: click.Context, stack_dir: str) -> Settings:

@@ -45,7 +45,3 @@ def user_tables(connection) -> int:
     return connection.execute(
         "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
     ).fetchone()[0]
-
-
-def server_major(connection) -> int:
-    return int(connection.execute("SHOW server_version_num").fetchone()[0]) // 10000

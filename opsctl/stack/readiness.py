@@ -79,9 +79,9 @@ def show_log_tail(client, state: ContainerState, label: str = "") -> None:
         status(line)
 
 
-def show_failed_logs(client, project: str, services: tuple[str, ...] = ()) -> None:
+def show_failed_logs(client, project: str) -> None:
     """The last lines of every container of `project` that exited non-zero: why a compose command failed."""
-    for state in project_containers(client, project, services):
+    for state in project_containers(client, project, ()):
         if state.failed:
             show_log_tail(client, state, f" (exited {state.exit_code})" if state.state == "exited" else f" ({state.state})")
 
